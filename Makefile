@@ -1,0 +1,57 @@
+# Tapbuy: `make run` (embedded default) and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MANAGE := $(BIN)/python manage.py
+PORT ?= 8000
+WORKERS ?= 2
+
+.PHONY: run serve test lint format install install-dev browser clean
+
+# The virtual environment is created once and refreshed when a lock file changes.
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.base-installed: requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.txt $(VENV)/.base-installed
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@
+
+install: $(VENV)/.base-installed
+install-dev: $(VENV)/.dev-installed
+
+# Embedded default: SQLite, in-memory channel layer, Celery over the filesystem broker
+# with an embedded beat; DATABASE_URL / REDIS_URL are honoured when set.
+run: install
+	$(MANAGE) migrate --noinput
+	$(MANAGE) seed_demo
+	PORT=$(PORT) scripts/run-embedded
+
+# The production topology on one machine: WORKERS ASGI processes on PORT, a Celery
+# worker and beat, against DATABASE_URL and REDIS_URL.
+serve: install
+	PORT=$(PORT) WORKERS=$(WORKERS) scripts/serve
+
+# Debian's Chromium for the browser tests (nothing downloads its own browser).
+browser:
+	@scripts/ensure-chromium
+
+test: install-dev browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	CACHE_PREFIX=tapbuy-test CHANNEL_PREFIX=tapbuy-test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var db.sqlite3

@@ -1,0 +1,47 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROD = {
+    "DEBUG": "0",
+    "SECRET_KEY": "Zq8-vL2pX9_kR4tY7wN1mB6cH3jF0sD5gA8uE2iO4yT9rW1xQ7nM3bV6",
+    "ALLOWED_HOSTS": "shop.example.com",
+}
+
+
+def _manage(*args, **env):
+    merged = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**merged, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _manage("check", DEBUG="0", ALLOWED_HOSTS="shop.example.com")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_start_without_hosts():
+    result = _manage("check", DEBUG="0", SECRET_KEY="k" * 64, ALLOWED_HOSTS="")
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS" in result.stderr
+
+
+def test_deploy_check_is_clean_in_production():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", **PROD)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "no issues" in result.stdout
+
+
+def test_seed_demo_refuses_production_without_force():
+    result = _manage("seed_demo", **PROD)
+    assert result.returncode != 0
+    assert "Refusing" in result.stderr

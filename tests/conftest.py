@@ -1,0 +1,131 @@
+"""Personas, shared fixtures and the invariants checked after every test."""
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+from tests.factories import PASSWORD, UserFactory
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+ON_REDIS = bool(settings.REDIS_URL)
+
+
+def pytest_collection_modifyitems(config, items):
+    # Browser tests last: Playwright keeps an event loop running in the main thread for the
+    # rest of the session, which async tests after it could not use.
+    items.sort(key=lambda item: "/browser/" in str(item.path).replace("\\", "/"))
+    # Tests that need real row locks say so; on SQLite they are skipped with the reason.
+    skip_pg = pytest.mark.skip(
+        reason="needs PostgreSQL (set DATABASE_URL): SQLite has no row locks"
+    )
+    for item in items:
+        if "postgres" in item.keywords and not ON_POSTGRES:
+            item.add_marker(skip_pg)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate limits and throttles live in the cache: every test starts with none counted."""
+    _clear_cache()
+    yield
+    _clear_cache()
+
+
+def _clear_cache():
+    if ON_REDIS:
+        client = cache._cache.get_client(None, write=True)
+        prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+        keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(tmp_path, settings):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    # Hashing strength is not under test; a fast hasher keeps log-in tests quick.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(handle="viewer", display_name="Vera Viewer")
+
+
+@pytest.fixture
+def host(db):
+    return UserFactory(handle="host", display_name="Hana Host", is_business=True)
+
+
+@pytest.fixture
+def merchant(db):
+    return UserFactory(handle="merchant", display_name="Max Merchant", is_business=True)
+
+
+@pytest.fixture
+def staff(db):
+    return UserFactory(handle="staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """The real ASGI application (HTTP and WebSockets) served by uvicorn in a thread of
+    this process, so it shares the test database and the channel layer. Yields its URL."""
+    import uvicorn
+
+    from config.asgi import application
+
+    port = free_port()
+    config = uvicorn.Config(
+        application, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test ASGI server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    executable = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+    if not os.path.exists(executable):
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(f"REQUIRE_BROWSER is set and there is no Chromium at {executable}")
+        pytest.skip(f"no Chromium at {executable}: install Debian's chromium (make browser)")
+    return {
+        **browser_type_launch_args,
+        "executable_path": executable,
+        "args": ["--no-sandbox", "--disable-dev-shm-usage"],
+    }
