@@ -69,3 +69,32 @@ def test_signup_refuses_mismatched_passwords(client):
     assert response.status_code == 200
     assert response.context["form"].errors
     assert not User.objects.exists()
+
+
+def test_email_verification_link_verifies_the_address(client, mailoutbox):
+    import re
+
+    from allauth.account.models import EmailAddress
+
+    _signup(client)
+    link = re.search(r"http://testserver(/accounts/confirm-email/\S+/)", mailoutbox[0].body)
+    assert link
+    assert not EmailAddress.objects.get(email="new@example.com").verified
+    client.post(link.group(1))
+    assert EmailAddress.objects.get(email="new@example.com").verified
+
+
+def test_password_reset_by_email(client, viewer, mailoutbox):
+    import re
+
+    response = client.post(reverse("account_reset_password"), {"email": "viewer@example.com"})
+    assert response.status_code == 302
+    link = re.search(r"http://testserver(/accounts/password/reset/key/\S+/)", mailoutbox[0].body)
+    assert link
+    form_url = client.get(link.group(1)).url  # allauth moves the key into the session
+    response = client.post(
+        form_url, {"password1": "brand-new-secret-9", "password2": "brand-new-secret-9"}
+    )
+    assert response.status_code == 302
+    viewer.refresh_from_db()
+    assert viewer.check_password("brand-new-secret-9")
