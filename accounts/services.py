@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from .errors import CannotFollowSelf
 from .images import image_renditions
 from .models import Follow, User
+from .signals import business_account_leaving
 
 AVATAR_SIZE = 320
 
@@ -66,7 +67,10 @@ def profile_update(
 
 
 def account_set_business(*, user: User, is_business: bool) -> User:
-    """Switch between a personal and a business account. Idempotent."""
+    """Switch between a personal and a business account. Idempotent. Leaving business is
+    refused (by a receiver of business_account_leaving) while the account runs a shop."""
+    if user.is_business and not is_business:
+        business_account_leaving.send(sender=User, user=user)
     User.objects.filter(pk=user.pk).update(is_business=is_business)
     user.is_business = is_business
     return user

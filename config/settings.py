@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sites",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "channels",
     "rest_framework",
     "rest_framework.authtoken",
@@ -57,6 +58,8 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "accounts",
+    "payments",
+    "shops",
 ]
 
 MIDDLEWARE = [
@@ -246,7 +249,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 24,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -269,6 +272,18 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# --- Marketplace defaults -------------------------------------------------------------------
+TAPBUY_CURRENCY = env.str("TAPBUY_CURRENCY", default="USD")
+LOW_STOCK_THRESHOLD = env.int("LOW_STOCK_THRESHOLD", default=5)
+PRODUCT_IMAGE_MAX_BYTES = 10 * 1024 * 1024
+PRODUCT_IMAGE_MAX_PIXELS = 40_000_000
+PRODUCT_IMAGE_WIDTHS = (1080, 480, 160)
+PRODUCT_MAX_IMAGES = 12
+# Remote images named in an imported catalog are fetched by a Celery task, never during a
+# request. Private and loopback addresses are refused unless this is on (tests only).
+REMOTE_IMAGE_ALLOW_PRIVATE = env.bool("REMOTE_IMAGE_ALLOW_PRIVATE", default=False)
+REMOTE_IMAGE_TIMEOUT = 10
 
 # --- I18N, static, media --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -297,6 +312,8 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# At most this many files in one upload request.
+DATA_UPLOAD_MAX_NUMBER_FILES = 20
 # make serve runs without a proxy in front, so Django serves uploads there too.
 SERVE_MEDIA = env.bool("SERVE_MEDIA", default=False)
 AVATAR_MAX_BYTES = 5 * 1024 * 1024

@@ -6,9 +6,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.views import HomeView
 from config.views import healthz
+from shops.views import ProfileView
 
 api_v1 = [
     path("", include("accounts.api_urls")),
+    path("", include("shops.api_urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +22,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("seller/", include("shops.seller_urls")),
+    path("", include("shops.urls")),
+    # The profile page with the apps' tabs (the Shop tab) overrides accounts' plain one.
+    path("@<str:handle>", ProfileView.as_view(), name="profile"),
     path("", include("accounts.urls")),
 ]
 
