@@ -271,6 +271,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ShopStatusEnum": "shops.models.Shop.Status",
+        "ProductStatusEnum": "shops.models.Product.Status",
+        "ImageStateEnum": "shops.models.ProductImage.State",
+    },
 }
 
 # --- Marketplace defaults -------------------------------------------------------------------
