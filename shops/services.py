@@ -153,7 +153,7 @@ def shop_transition(*, shop_id: int, to: str, actor: User | None, reason: str = 
         )
 
 
-def shop_approve(*, shop_id: int, actor: User, reason: str = "") -> None:
+def shop_approve(*, shop_id: int, actor: User | None, reason: str = "") -> None:
     shop_transition(shop_id=shop_id, to=Shop.Status.APPROVED, actor=actor, reason=reason)
 
 
