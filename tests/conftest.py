@@ -19,10 +19,9 @@ def pytest_collection_modifyitems(config, items):
     # Browser tests last: Playwright keeps an event loop running in the main thread for the
     # rest of the session, which async tests after it could not use.
     items.sort(key=lambda item: "/browser/" in str(item.path).replace("\\", "/"))
-    # Tests that need real row locks say so; on SQLite they are skipped with the reason.
-    skip_pg = pytest.mark.skip(
-        reason="needs PostgreSQL (set DATABASE_URL): SQLite has no row locks"
-    )
+    # Tests that need PostgreSQL (row locks, full-text search) say so; on SQLite they are
+    # skipped with the reason. CI always runs them.
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL; CI always does)")
     for item in items:
         if "postgres" in item.keywords and not ON_POSTGRES:
             item.add_marker(skip_pg)

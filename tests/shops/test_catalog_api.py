@@ -267,3 +267,18 @@ def test_every_write_route_refuses_anyone_but_the_owner(api_client, shop, who):
             expected = {201}  # creates in their own shop, never in this one
         assert response.status_code in expected, (method, url, response.status_code)
     assert _snapshot(shop) == before
+
+
+@pytest.mark.postgres
+def test_search_uses_the_full_text_index(shop):
+    from django.db import connection
+
+    from shops.selectors import products_search
+
+    make_product(shop, "Linen shirt", sku="A")
+    sql, params = products_search(Product.objects.all(), "linen").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "shops_product_search_gin" in plan, plan
