@@ -101,3 +101,20 @@ class Follow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.follower_id} → {self.followee_id}"
+
+
+class Notification(models.Model):
+    """An in-app notice ("Mia is live now"). Apps create them through
+    accounts.services.notify; the bell in the nav shows the unread ones."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    text = models.CharField(max_length=200)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="notification_user_idx")]
+
+    def __str__(self) -> str:
+        return self.text

@@ -74,3 +74,23 @@ def account_set_business(*, user: User, is_business: bool) -> User:
     User.objects.filter(pk=user.pk).update(is_business=is_business)
     user.is_business = is_business
     return user
+
+
+def notify(*, users: list[User], text: str, url: str = "") -> int:
+    """In-app notices for several users at once (one INSERT)."""
+    from .models import Notification
+
+    created = Notification.objects.bulk_create(
+        [Notification(user=user, text=text[:200], url=url[:300]) for user in users]
+    )
+    return len(created)
+
+
+def notifications_mark_read(*, user: User) -> int:
+    from django.utils import timezone
+
+    from .models import Notification
+
+    return Notification.objects.filter(user=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

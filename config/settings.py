@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "accounts",
     "payments",
     "shops",
+    "streams",
 ]
 
 MIDDLEWARE = [
@@ -175,6 +176,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sessions-clear": {"task": "accounts.sessions_clear", "schedule": 60 * 60 * 6},
+    "deals-sweep": {"task": "streams.deals_sweep", "schedule": 30},
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -275,6 +277,7 @@ SPECTACULAR_SETTINGS = {
         "ShopStatusEnum": "shops.models.Shop.Status",
         "ProductStatusEnum": "shops.models.Product.Status",
         "ImageStateEnum": "shops.models.ProductImage.State",
+        "StreamStatusEnum": "streams.models.Stream.Status",
     },
 }
 
@@ -289,6 +292,19 @@ PRODUCT_MAX_IMAGES = 12
 # request. Private and loopback addresses are refused unless this is on (tests only).
 REMOTE_IMAGE_ALLOW_PRIVATE = env.bool("REMOTE_IMAGE_ALLOW_PRIVATE", default=False)
 REMOTE_IMAGE_TIMEOUT = 10
+
+# --- Lives ----------------------------------------------------------------------------------
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Where hosts point their encoder (OBS, ffmpeg), with their stream key as the stream name.
+RTMP_INGEST_URL = env.str("RTMP_INGEST_URL", default="rtmp://127.0.0.1:1935/live")
+# Where the media server publishes HLS; a live started by the ingest hook plays
+# <base>/<stream id>.m3u8 (nginx-rtmp renames streams to their id on publish).
+HLS_PLAYBACK_BASE_URL = env.str("HLS_PLAYBACK_BASE_URL", default="")
+# The ingest hooks carry no signature: they answer only the media server's addresses.
+RTMP_HOOK_ALLOWED_NETS = env.list(
+    "RTMP_HOOK_ALLOWED_NETS",
+    default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+)
 
 # --- I18N, static, media --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

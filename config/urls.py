@@ -7,16 +7,20 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts.views import HomeView
 from config.views import healthz
 from shops.views import ProfileView
+from streams import hooks
 
 api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("shops.api_urls")),
+    path("", include("streams.api_urls")),
 ]
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("hooks/rtmp/publish", hooks.rtmp_publish, name="rtmp-publish"),
+    path("hooks/rtmp/publish_done", hooks.rtmp_publish_done, name="rtmp-publish-done"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,248 @@
+"""The live WebSocket: /ws/live/<stream_id>/.
+
+On connect a viewer joins the live's group, then gets a snapshot; after that, every event
+of the live as published (already serialized, forwarded as is). Viewers send `chat.send`
+and `like`; everything else comes from the server. Incoming messages are size-limited,
+validated and rate-limited; a bad one gets an error event and the socket stays open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import defaultdict
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from config.errors import DomainError
+
+from . import events, realtime, services, snapshots
+from .models import Stream
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 2048
+CHAT_BURST, CHAT_WINDOW = 5, 10.0  # at most 5 chat lines per 10 s per socket
+LIKE_BURST, LIKE_WINDOW = 30, 1.0  # likes beyond 30 a second are dropped silently
+TICK_SECONDS = 1.0
+HOST_ONLY = {
+    "carousel.set",
+    "carousel.pin",
+    "deal.start",
+    "deal.end",
+    "chat.delete",
+    "chat.mute",
+    "stream.end",
+}
+
+
+class RateLimit:
+    """A sliding-window counter for one socket."""
+
+    def __init__(self, burst: int, window: float):
+        self.burst, self.window, self.hits = burst, window, []
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.hits = [t for t in self.hits if now - t < self.window]
+        if len(self.hits) >= self.burst:
+            return False
+        self.hits.append(now)
+        return True
+
+    def retry_after(self) -> float:
+        return max(0.0, self.window - (time.monotonic() - self.hits[0])) if self.hits else 0.0
+
+
+class LiveTicker:
+    """Per process and per live: counts this process's sockets and likes, and once a second
+    reports them, publishes the batched `likes` and `viewers` events (one process per
+    live wins each tick) and ends a flash deal whose time is up."""
+
+    def __init__(self):
+        self.sockets: dict[int, int] = defaultdict(int)
+        self.likes: dict[int, int] = defaultdict(int)
+        self.tasks: dict[int, asyncio.Task] = {}
+
+    def join(self, stream_id: int) -> None:
+        self.sockets[stream_id] += 1
+        task = self.tasks.get(stream_id)
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            self.tasks[stream_id] = asyncio.get_running_loop().create_task(self._run(stream_id))
+
+    def reset(self) -> None:
+        """Forget every live (tests start each from zero)."""
+        self.__init__()
+
+    def leave(self, stream_id: int) -> None:
+        self.sockets[stream_id] = max(0, self.sockets[stream_id] - 1)
+
+    def like(self, stream_id: int) -> None:
+        self.likes[stream_id] += 1
+
+    async def _run(self, stream_id: int) -> None:
+        # Keeps ticking while this process has viewers of the live, plus one last tick to
+        # report zero.
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                await self.tick(stream_id)
+            except Exception:
+                log.warning("live tick for stream %s failed", stream_id, exc_info=True)
+            if self.sockets[stream_id] == 0:
+                self.tasks.pop(stream_id, None)
+                return
+
+    async def tick(self, stream_id: int) -> None:
+        pending, self.likes[stream_id] = self.likes[stream_id], 0
+        if pending:
+            await database_sync_to_async(_add_likes_to_db)(stream_id, pending)
+            await realtime.add_likes(stream_id, pending)
+        total_viewers = await realtime.report_viewers(stream_id, self.sockets[stream_id])
+        if not await realtime.claim_tick(stream_id):
+            return
+        stream = await database_sync_to_async(_tick_db)(stream_id, total_viewers)
+        if stream is None:
+            return
+        likes = await realtime.likes_total(stream_id, fallback=stream.likes_count)
+        if await realtime.changed_since_published(stream_id, "likes", likes):
+            await events.asend_now(stream_id, "likes", {"total": likes})
+        if await realtime.changed_since_published(stream_id, "viewers", total_viewers):
+            await events.asend_now(
+                stream_id, "viewers", {"now": total_viewers, "peak": stream.peak_viewers}
+            )
+
+
+def _add_likes_to_db(stream_id: int, count: int) -> None:
+    from django.db.models import F
+
+    Stream.objects.filter(pk=stream_id).update(likes_count=F("likes_count") + count)
+
+
+def _tick_db(stream_id: int, viewers: int) -> Stream | None:
+    """The database side of a tick: the peak, and deals whose time is up."""
+    Stream.objects.filter(pk=stream_id, peak_viewers__lt=viewers).update(peak_viewers=viewers)
+    services.deals_expire_due()
+    return Stream.objects.filter(pk=stream_id).first()
+
+
+ticker = LiveTicker()
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    groups = []
+
+    async def connect(self):
+        self.stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
+        self.user = self.scope["user"]
+        self.joined = False
+        self.chat_limit = RateLimit(CHAT_BURST, CHAT_WINDOW)
+        self.like_limit = RateLimit(LIKE_BURST, LIKE_WINDOW)
+        await self.accept()
+        stream = await database_sync_to_async(_open_stream)(self.stream_id)
+        if stream is None:
+            await self.error("not_found", "This live does not exist or has ended.")
+            await self.close(code=4404)
+            return
+        # Join before the snapshot: an event published meanwhile arrives after it with a
+        # higher seq instead of falling between the two.
+        await self.channel_layer.group_add(events.group_name(self.stream_id), self.channel_name)
+        self.joined = True
+        ticker.join(self.stream_id)
+        snapshot = await database_sync_to_async(snapshots.full)(stream)
+        snapshot["viewers"]["now"] = await realtime.report_viewers(
+            self.stream_id, ticker.sockets[self.stream_id]
+        )
+        await self.send(
+            text_data=json.dumps(
+                {"type": "snapshot", "seq": snapshot["seq"], "data": snapshot},
+                separators=(",", ":"),
+            )
+        )
+
+    async def disconnect(self, code):
+        if getattr(self, "joined", False):
+            ticker.leave(self.stream_id)
+            try:
+                await self.channel_layer.group_discard(
+                    events.group_name(self.stream_id), self.channel_name
+                )
+            except Exception:
+                log.warning("group_discard failed for %s", self.channel_name, exc_info=True)
+
+    async def live_event(self, message):
+        await self.send(text_data=message["text"])
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.joined:
+            return
+        if bytes_data is not None or text_data is None or len(text_data) > MAX_FRAME:
+            return await self.error(
+                "too_large", f"Send JSON text frames of at most {MAX_FRAME} bytes."
+            )
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            return await self.error("bad_json", "The message is not valid JSON.")
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return await self.error("bad_message", 'A message is an object with a "type".')
+        kind = message["type"]
+        if kind == "like":
+            if self.like_limit.allow():
+                ticker.like(self.stream_id)
+            return None
+        if kind == "chat.send":
+            return await self.chat(message.get("data"))
+        if kind == "resync":
+            stream = await database_sync_to_async(_open_stream)(self.stream_id)
+            if stream is not None:
+                snapshot = await database_sync_to_async(snapshots.full)(stream)
+                await self.send(
+                    text_data=json.dumps(
+                        {"type": "snapshot", "seq": snapshot["seq"], "data": snapshot},
+                        separators=(",", ":"),
+                    )
+                )
+            return None
+        if kind in HOST_ONLY:
+            return await self.error("forbidden", "Hosts change the live from the studio.")
+        return await self.error("unknown_type", f"Unknown message type {kind[:40]!r}.")
+
+    async def chat(self, data):
+        if not self.user.is_authenticated:
+            return await self.error("login_required", "Log in to chat.")
+        text = data.get("text") if isinstance(data, dict) else None
+        if not isinstance(text, str):
+            return await self.error("bad_message", 'chat.send needs {"data": {"text": "..."}}.')
+        if not self.chat_limit.allow():
+            return await self.error(
+                "rate_limited",
+                "You are sending messages too fast.",
+                retry_after=round(self.chat_limit.retry_after(), 1),
+            )
+        try:
+            await database_sync_to_async(services.chat_send)(
+                user=self.user, stream_id=self.stream_id, text=text
+            )
+        except DomainError as exc:
+            return await self.error(
+                exc.code, exc.message, retry_after=getattr(exc, "retry_after", None)
+            )
+        return None
+
+    async def error(self, code: str, message: str, retry_after: float | None = None):
+        data = {"code": code, "message": message}
+        if retry_after is not None:
+            data["retry_after"] = retry_after
+        await self.send(text_data=json.dumps({"type": "error", "data": data}))
+
+
+def _open_stream(stream_id: int) -> Stream | None:
+    return (
+        Stream.objects.select_related("host")
+        .filter(pk=stream_id, status__in=[Stream.Status.SCHEDULED, Stream.Status.LIVE])
+        .first()
+    )

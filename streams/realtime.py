@@ -1,0 +1,198 @@
+"""Shared live counters: the per-live event sequence, likes and viewers across processes.
+
+With Redis (REDIS_URL) every ASGI process shares them through Redis; in the embedded
+default there is one process, and they live in its memory. Everything here is a counter
+that may be lost with Redis: clients resync from a snapshot when seq jumps, and likes and
+peak viewers are also written to the database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+import uuid
+import weakref
+from collections import defaultdict
+
+from django.conf import settings
+
+# A process's identity in the shared viewer table: several uvicorn workers on one machine
+# each count their own sockets.
+PROCESS_ID = f"{os.getpid()}-{uuid.uuid4().hex[:6]}"
+VIEWER_TTL = 5  # seconds a process's viewer count is trusted without a refresh
+
+
+def _key(stream_id: int, name: str) -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX") or "tapbuy"
+    return f"{prefix}:live:{stream_id}:{name}"
+
+
+_sync_client = None
+_async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def sync_redis():
+    """A short-timeout client for publishers on the request path: if Redis is down, the
+    page or checkout carries on after a second instead of hanging."""
+    global _sync_client
+    if _sync_client is None:
+        import redis
+
+        _sync_client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2
+        )
+    return _sync_client
+
+
+def async_redis():
+    """One asyncio client per event loop (each uvicorn worker has one loop)."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2
+        )
+        _async_clients[loop] = client
+    return client
+
+
+class _Local:
+    """The embedded default's counters: one process, so its memory is the truth."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.seq: dict[int, itertools.count] = defaultdict(lambda: itertools.count(1))
+        self.current: dict[int, int] = defaultdict(int)
+        self.likes: dict[int, int] = defaultdict(int)
+        self.viewers: dict[int, dict[str, tuple[int, float]]] = defaultdict(dict)
+        self.published: dict[tuple[int, str], int] = {}
+
+
+_local = _Local()
+
+
+def use_redis() -> bool:
+    return bool(settings.REDIS_URL)
+
+
+# --- seq ------------------------------------------------------------------------------------
+
+
+def next_seq(stream_id: int) -> int:
+    """The next event number of a live, the same for every process."""
+    if use_redis():
+        return int(sync_redis().incr(_key(stream_id, "seq")))
+    with _local.lock:
+        value = next(_local.seq[stream_id])
+        _local.current[stream_id] = value
+        return value
+
+
+def current_seq(stream_id: int) -> int:
+    if use_redis():
+        value = sync_redis().get(_key(stream_id, "seq"))
+        return int(value or 0)
+    return _local.current[stream_id]
+
+
+# --- likes and viewers (called from the async tick of each process) ----------------------------
+
+
+async def add_likes(stream_id: int, count: int) -> int:
+    """Add this process's likes of the last tick; return the live's total."""
+    if use_redis():
+        return int(await async_redis().incrby(_key(stream_id, "likes"), count))
+    with _local.lock:
+        _local.likes[stream_id] += count
+        return _local.likes[stream_id]
+
+
+async def likes_total(stream_id: int, fallback: int = 0) -> int:
+    if use_redis():
+        value = await async_redis().get(_key(stream_id, "likes"))
+        if value is None:
+            # First tick after a Redis restart: start from what the database kept.
+            await async_redis().set(_key(stream_id, "likes"), fallback, nx=True)
+            return fallback
+        return int(value)
+    return max(_local.likes[stream_id], fallback)
+
+
+async def seed_likes(stream_id: int, total: int) -> None:
+    if use_redis():
+        await async_redis().set(_key(stream_id, "likes"), total, nx=True)
+    else:
+        with _local.lock:
+            _local.likes[stream_id] = max(_local.likes[stream_id], total)
+
+
+async def report_viewers(stream_id: int, local_count: int) -> int:
+    """Record this process's socket count and return the total over live processes.
+    Entries of processes that stopped reporting expire after VIEWER_TTL seconds."""
+    now = time.time()
+    if use_redis():
+        client = async_redis()
+        key = _key(stream_id, "viewers")
+        await client.hset(key, PROCESS_ID, f"{local_count}:{now:.3f}")
+        await client.expire(key, 3600)
+        total, stale = 0, []
+        for field, value in (await client.hgetall(key)).items():
+            count, _, stamp = value.decode().partition(":")
+            if now - float(stamp) > VIEWER_TTL:
+                stale.append(field)
+            else:
+                total += int(count)
+        if stale:
+            await client.hdel(key, *stale)
+        return total
+    with _local.lock:
+        table = _local.viewers[stream_id]
+        table[PROCESS_ID] = (local_count, now)
+        return sum(c for c, stamp in table.values() if now - stamp <= VIEWER_TTL)
+
+
+async def claim_tick(stream_id: int, interval_ms: int = 900) -> bool:
+    """One process per live per second publishes the batched counts: the first to claim."""
+    if use_redis():
+        return bool(
+            await async_redis().set(_key(stream_id, "tick"), PROCESS_ID, nx=True, px=interval_ms)
+        )
+    return True
+
+
+async def changed_since_published(stream_id: int, name: str, value: int) -> bool:
+    """True (and remembers value) when value differs from the last one published."""
+    if use_redis():
+        previous = await async_redis().getset(_key(stream_id, f"published:{name}"), value)
+        return previous is None or int(previous) != value
+    with _local.lock:
+        previous = _local.published.get((stream_id, name))
+        _local.published[(stream_id, name)] = value
+        return previous != value
+
+
+def reset_local_state() -> None:
+    """Tests start every live from zero in the embedded default."""
+    global _local
+    _local = _Local()
+
+
+def viewers_total(stream_id: int) -> int:
+    """The live's viewer count for synchronous readers (the snapshot API, pages)."""
+    now = time.time()
+    if use_redis():
+        total = 0
+        for value in sync_redis().hgetall(_key(stream_id, "viewers")).values():
+            count, _, stamp = value.decode().partition(":")
+            if now - float(stamp) <= VIEWER_TTL:
+                total += int(count)
+        return total
+    with _local.lock:
+        table = _local.viewers.get(stream_id, {})
+        return sum(c for c, stamp in table.values() if now - stamp <= VIEWER_TTL)

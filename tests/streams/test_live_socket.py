@@ -1,0 +1,203 @@
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from rest_framework.test import APIClient
+
+from streams import services
+from streams.models import ChatMessage, Stream
+from tests.factories import UserFactory
+from tests.streams.conftest import connect, receive, receive_type
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("flush_layer")]
+
+
+def _api(user):
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+async def test_snapshot_first_then_pin_event_with_next_seq(live, live_host, products):
+    viewer, snapshot = await connect(live.pk)
+    data = snapshot["data"]
+    assert data["stream"]["status"] == "live"
+    assert data["carousel"] == [] and data["deal"] is None
+    response = await sync_to_async(_api(live_host).post)(
+        f"/api/v1/streams/{live.pk}/pin/", {"product": products[0].pk}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    event = await receive_type(viewer, "carousel.updated")
+    assert event["seq"] == snapshot["seq"] + 1
+    assert event["ts"].endswith("Z")
+    (item,) = event["data"]["items"]
+    assert (item["product"], item["pinned"], item["stock"], item["price"]) == (
+        products[0].pk,
+        True,
+        7,
+        4900,
+    )
+    await viewer.disconnect()
+
+
+async def test_chat_reaches_everyone_escaped_by_the_client(live):
+    chatter = await sync_to_async(UserFactory)(handle="mia")
+    sender, _ = await connect(live.pk, chatter)
+    watcher, _ = await connect(live.pk)
+    await sender.send_to(
+        text_data=json.dumps(
+            {"type": "chat.send", "data": {"text": "<script>alert(1)</script> hi"}}
+        )
+    )
+    for communicator in (sender, watcher):
+        event = await receive_type(communicator, "chat.message")
+        assert event["data"]["text"] == "<script>alert(1)</script> hi"
+        assert event["data"]["user"]["handle"] == "mia"
+    assert await sync_to_async(ChatMessage.objects.count)() == 1
+    await sender.disconnect()
+    await watcher.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("{not json", "bad_json"),
+        ('["a list"]', "bad_message"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "carousel.pin", "data": {"product": 1}}', "forbidden"),
+        ('{"type": "deal.start"}', "forbidden"),
+        (json.dumps({"type": "chat.send", "data": {"text": "x" * 10_000}}), "too_large"),
+        ('{"type": "chat.send", "data": "hello"}', "bad_message"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_the_socket_stays_open(live, frame, code):
+    user = await sync_to_async(UserFactory)()
+    viewer, _ = await connect(live.pk, user)
+    await viewer.send_to(text_data=frame)
+    error = await receive_type(viewer, "error")
+    assert error["data"]["code"] == code
+    await viewer.send_to(
+        text_data=json.dumps({"type": "chat.send", "data": {"text": "still here"}})
+    )
+    assert (await receive_type(viewer, "chat.message"))["data"]["text"] == "still here"
+    assert await sync_to_async(ChatMessage.objects.count)() == 1
+    await viewer.disconnect()
+
+
+async def test_chat_flood_is_rate_limited(live):
+    user = await sync_to_async(UserFactory)()
+    viewer, _ = await connect(live.pk, user)
+    for n in range(20):
+        await viewer.send_to(text_data=json.dumps({"type": "chat.send", "data": {"text": f"m{n}"}}))
+    kinds = []
+    for _ in range(20):
+        message = await receive(viewer)
+        while message["type"] in ("likes", "viewers"):
+            message = await receive(viewer)
+        kinds.append(message["type"] if message["type"] != "error" else message["data"]["code"])
+    assert kinds.count("chat.message") == 5
+    assert kinds.count("rate_limited") == 15
+    assert await sync_to_async(ChatMessage.objects.count)() == 5
+    await viewer.send_to(text_data='{"type": "ping"}')
+    assert (await receive_type(viewer, "error"))["data"]["code"] == "unknown_type"
+    await viewer.disconnect()
+
+
+async def test_anonymous_viewer_cannot_chat(live):
+    viewer, _ = await connect(live.pk)
+    await viewer.send_to(text_data=json.dumps({"type": "chat.send", "data": {"text": "hi"}}))
+    assert (await receive_type(viewer, "error"))["data"]["code"] == "login_required"
+    assert await sync_to_async(ChatMessage.objects.count)() == 0
+    await viewer.disconnect()
+
+
+async def test_slow_mode_muted_and_blocked_words(live, live_host):
+    user = await sync_to_async(UserFactory)()
+    await sync_to_async(services.chat_settings)(
+        stream=live, actor=live_host, slow_mode_seconds=30, blocked_words="spoiler\nscam"
+    )
+    viewer, _ = await connect(live.pk, user)
+
+    async def say(text):
+        await viewer.send_to(text_data=json.dumps({"type": "chat.send", "data": {"text": text}}))
+        message = await receive(viewer)
+        while message["type"] in ("likes", "viewers"):
+            message = await receive(viewer)
+        return message
+
+    assert (await say("first"))["type"] == "chat.message"
+    slow = await say("second")
+    assert slow["data"]["code"] == "slow_mode" and slow["data"]["retry_after"] > 0
+    await sync_to_async(services.chat_settings)(stream=live, actor=live_host, slow_mode_seconds=0)
+    assert (await say("this is a SCAM"))["data"]["code"] == "blocked_word"
+    await sync_to_async(services.chat_mute)(stream=live, actor=live_host, user=user)
+    assert (await say("let me talk"))["data"]["code"] == "muted"
+    assert await sync_to_async(ChatMessage.objects.count)() == 1
+    await viewer.disconnect()
+
+
+async def test_host_deletes_a_line_and_it_disappears(live, live_host):
+    user = await sync_to_async(UserFactory)()
+    viewer, _ = await connect(live.pk, user)
+    await viewer.send_to(text_data=json.dumps({"type": "chat.send", "data": {"text": "oops"}}))
+    line = await receive_type(viewer, "chat.message")
+    response = await sync_to_async(_api(live_host).delete)(f"/api/v1/chat/{line['data']['id']}/")
+    assert response.status_code == 204
+    assert (await receive_type(viewer, "chat.deleted"))["data"] == {"id": line["data"]["id"]}
+    await viewer.disconnect()
+    again, snapshot = await connect(live.pk)
+    assert snapshot["data"]["chat"] == []
+    await again.disconnect()
+
+
+async def test_likes_are_batched(live):
+    viewer, _ = await connect(live.pk)
+    for _ in range(25):
+        await viewer.send_to(text_data='{"type": "like"}')
+    event = await receive_type(viewer, "likes", timeout=5)
+    assert event["data"]["total"] == 25
+    # One batch: no second likes event for the same taps in the next ticks.
+    await asyncio.sleep(2.2)
+    later = []
+    while not await viewer.receive_nothing(timeout=0.1):
+        later.append((await receive(viewer))["type"])
+    assert "likes" not in later
+    assert (await sync_to_async(Stream.objects.get)(pk=live.pk)).likes_count == 25
+    await viewer.disconnect()
+
+
+async def test_viewer_count_is_published(live):
+    first, _ = await connect(live.pk)
+    second, _ = await connect(live.pk)
+    event = await receive_type(first, "viewers", timeout=5)
+    assert event["data"]["now"] == 2
+    await second.disconnect()
+    assert (await receive_type(first, "viewers", timeout=5))["data"]["now"] == 1
+    assert (await sync_to_async(Stream.objects.get)(pk=live.pk)).peak_viewers == 2
+    await first.disconnect()
+
+
+@pytest.mark.parametrize("state", ["missing", "ended", "cancelled"])
+async def test_socket_for_a_missing_or_ended_live_is_closed(live, live_host, state):
+    stream_id = live.pk
+    if state == "missing":
+        stream_id = 999_999
+    elif state == "ended":
+        await sync_to_async(services.stream_end)(stream=live, actor=live_host)
+    else:
+        await sync_to_async(Stream.objects.filter(pk=live.pk).update)(status="cancelled")
+    viewer, _ = await connect(stream_id, expect_snapshot=False)
+    error = await receive(viewer)
+    assert error == {
+        "type": "error",
+        "data": {"code": "not_found", "message": error["data"]["message"]},
+    }
+    assert (await viewer.receive_output(timeout=3))["type"] == "websocket.close"
+
+
+async def test_stream_end_is_announced(live, live_host):
+    viewer, _ = await connect(live.pk)
+    await sync_to_async(services.stream_end)(stream=live, actor=live_host)
+    assert (await receive_type(viewer, "stream.state"))["data"]["status"] == "ended"
+    await viewer.disconnect()
