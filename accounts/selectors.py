@@ -34,11 +34,6 @@ def _follow_count(side: str):
     return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
 
 
-def users_recent(*, limit: int = 12) -> QuerySet[User]:
-    """Recently joined active users, newest first."""
-    return User.objects.filter(is_active=True).order_by("-date_joined")[:limit]
-
-
 def followers_list(*, user: User) -> QuerySet[User]:
     return User.objects.filter(following_set__followee=user, is_active=True).order_by(
         "-following_set__created_at"

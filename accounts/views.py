@@ -12,13 +12,6 @@ from .forms import ProfileForm
 from .models import User
 
 
-class HomeView(TemplateView):
-    template_name = "home.html"
-
-    def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "people": selectors.users_recent()}
-
-
 class MeView(LoginRequiredMixin, View):
     def get(self, request):
         return redirect(request.user)

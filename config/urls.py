@@ -4,10 +4,10 @@ from django.urls import include, path
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from accounts.views import HomeView
 from config.views import healthz
 from shops.views import ProfileView
 from streams import hooks
+from streams.views import FeedView
 
 api_v1 = [
     path("", include("accounts.api_urls")),
@@ -16,7 +16,7 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", HomeView.as_view(), name="home"),
+    path("", FeedView.as_view(), name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("hooks/rtmp/publish", hooks.rtmp_publish, name="rtmp-publish"),
@@ -28,6 +28,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("seller/", include("shops.seller_urls")),
     path("", include("shops.urls")),
+    path("", include("streams.urls")),
     # The profile page with the apps' tabs (the Shop tab) overrides accounts' plain one.
     path("@<str:handle>", ProfileView.as_view(), name="profile"),
     path("", include("accounts.urls")),

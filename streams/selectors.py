@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Follow, User
 
-from .models import CarouselEvent, Reminder, Stream
+from .models import CarouselEvent, CarouselItem, Reminder, Stream
 
 
 def _base() -> QuerySet[Stream]:
@@ -102,3 +102,12 @@ def carousel_history(*, stream: Stream) -> list[dict]:
         open_pin["to"] = max(open_pin["from"], int((end - start).total_seconds()))
         pins.append(open_pin)
     return pins
+
+
+def carousel_order(*, stream: Stream) -> list[int]:
+    """The carousel's product ids in the host's order."""
+    return list(
+        CarouselItem.objects.filter(stream=stream)
+        .order_by("position", "pk")
+        .values_list("product_id", flat=True)
+    )

@@ -116,7 +116,9 @@ def stream_go_live(*, stream: Stream, actor: User | None, playback_url: str = ""
     stream = _transition(stream.pk, Stream.Status.LIVE, **changes)
     from .tasks import reminders_notify
 
-    transaction.on_commit(lambda: reminders_notify.delay(stream.pk))
+    # robust: a broker outage must not fail going live (the deal sweep and tick cover
+    # deals; reminders are best effort).
+    transaction.on_commit(lambda: reminders_notify.delay(stream.pk), robust=True)
     return stream
 
 
@@ -298,7 +300,9 @@ def deal_start(
         raise DealRunning() from None
     from .tasks import deal_expire
 
-    transaction.on_commit(lambda: deal_expire.apply_async((deal.pk,), countdown=seconds))
+    transaction.on_commit(
+        lambda: deal_expire.apply_async((deal.pk,), countdown=seconds), robust=True
+    )
     return deal
 
 
