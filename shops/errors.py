@@ -30,6 +30,7 @@ class DuplicateSku(InvalidProduct):
     message = "That SKU is already used in this shop."
 
     def __init__(self, sku: str, field: str = "sku"):
+        self.sku = sku
         super().__init__(
             f"The SKU {sku!r} is already used in this shop.",
             fields={field: [f"The SKU {sku!r} is already used in this shop."]},

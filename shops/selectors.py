@@ -41,9 +41,14 @@ def shop_for_owner(*, user: User) -> Shop | None:
     return Shop.objects.filter(owner=user).first()
 
 
-def _with_media(qs: QuerySet[Product]) -> QuerySet[Product]:
+def _with_media(qs: QuerySet[Product], *, all_images: bool = False) -> QuerySet[Product]:
+    """Products with their variants and images in two more queries. The public sees ready
+    images only; the owner also sees the ones waiting to be fetched or that failed."""
+    images = ProductImage.objects.all()
+    if not all_images:
+        images = images.filter(state=ProductImage.State.READY)
     return qs.select_related("shop", "category").prefetch_related(
-        Prefetch("images", queryset=ProductImage.objects.filter(state=ProductImage.State.READY)),
+        Prefetch("images", queryset=images),
         Prefetch("variants", queryset=Variant.objects.order_by("position", "pk")),
     )
 
@@ -113,7 +118,7 @@ def seller_products(
 
 
 def seller_product_get(*, shop: Shop, pk: int) -> Product:
-    return get_object_or_404(_with_media(Product.objects.filter(shop=shop)), pk=pk)
+    return get_object_or_404(_with_media(Product.objects.filter(shop=shop), all_images=True), pk=pk)
 
 
 def seller_variant_get(*, shop: Shop, pk: int) -> Variant:

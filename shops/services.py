@@ -11,6 +11,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 from django.utils.text import slugify
 
+from accounts.errors import InvalidImage
 from accounts.images import image_renditions
 from accounts.models import User
 
@@ -378,14 +379,23 @@ def variant_delete(*, variant: Variant, actor: User) -> None:
 # --- images ---------------------------------------------------------------------------------
 
 
-def _store_renditions(image: ProductImage, upload) -> None:
-    """Validate and re-encode an upload into the image's three sizes (no DB write)."""
-    large, medium, thumb = image_renditions(
+def _renditions(upload) -> list:
+    """Validate and re-encode an upload into the three sizes (in memory)."""
+    return image_renditions(
         upload=upload,
         widths=settings.PRODUCT_IMAGE_WIDTHS,
         max_bytes=settings.PRODUCT_IMAGE_MAX_BYTES,
         max_pixels=settings.PRODUCT_IMAGE_MAX_PIXELS,
     )
+
+
+def _store_renditions(image: ProductImage, upload) -> None:
+    """Validate and re-encode an upload into the image's three sizes (no DB write)."""
+    _save_renditions(image, _renditions(upload))
+
+
+def _save_renditions(image: ProductImage, renditions: list) -> None:
+    large, medium, thumb = renditions
     stem = f"{image.product_id}-{timezone.now():%H%M%S%f}"
     image.large.save(f"{stem}-l.webp", large.content, save=False)
     image.medium.save(f"{stem}-m.webp", medium.content, save=False)
@@ -396,15 +406,44 @@ def _store_renditions(image: ProductImage, upload) -> None:
 def product_image_add(*, product: Product, actor: User, upload, alt: str = "") -> ProductImage:
     """Add an uploaded picture at the end. The file is checked (a real JPEG, PNG, WebP or
     GIF; at most 10 MB and 40 megapixels) and re-encoded before anything is saved."""
-    _check_owner(product.shop, actor)
-    if product.images.count() >= settings.PRODUCT_MAX_IMAGES:
-        raise TooManyImages()
-    image = ProductImage(product=product, alt=alt.strip()[:250])
-    _store_renditions(image, upload)
-    with transaction.atomic():
-        image.position = (product.images.aggregate(p=Max("position"))["p"] or 0) + 1
-        image.save()
+    (image,) = product_images_add(product=product, actor=actor, uploads=[upload], alt=alt)
     return image
+
+
+def product_images_add(
+    *, product: Product, actor: User, uploads: list, alt: str = ""
+) -> list[ProductImage]:
+    """Add several pictures, all or nothing: every file is checked and re-encoded before
+    any is saved, and a bad one (named in the error) leaves the product as it was."""
+    _check_owner(product.shop, actor)
+    # Count the table, not a prefetched list: the limit must hold for remote images too.
+    existing = ProductImage.objects.filter(product_id=product.pk).count()
+    if existing + len(uploads) > settings.PRODUCT_MAX_IMAGES:
+        raise TooManyImages(
+            f"A product holds at most {settings.PRODUCT_MAX_IMAGES} images ({existing} already)."
+        )
+    images = []
+    for upload in uploads:
+        image = ProductImage(product=product, alt=alt.strip()[:250])
+        try:
+            renditions = _renditions(upload)
+        except InvalidImage as exc:
+            if len(uploads) > 1:
+                name = getattr(upload, "name", "a file")
+                raise InvalidImage(f"{name}: {exc.message} Nothing was added.") from None
+            raise
+        images.append((image, renditions))
+    with transaction.atomic():
+        position = (
+            ProductImage.objects.filter(product_id=product.pk).aggregate(p=Max("position"))["p"]
+            or 0
+        )
+        for image, renditions in images:
+            position += 1
+            image.position = position
+            _save_renditions(image, renditions)
+            image.save()
+    return [image for image, _ in images]
 
 
 def product_image_delete(*, image: ProductImage, actor: User) -> None:
