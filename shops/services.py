@@ -25,6 +25,7 @@ from .errors import (
     TooManyImages,
 )
 from .models import SHOP_TRANSITIONS, Product, ProductImage, Shop, ShopEvent, Variant
+from .signals import stock_changed
 from .text import normalize_tags, render_description, search_document
 
 SHOP_FIELDS = {"name", "description", "return_policy"}
@@ -348,6 +349,8 @@ def variant_update(*, variant: Variant, actor: User, **data) -> Variant:
         with transaction.atomic():
             variant.save(update_fields=list(data))
             _refresh_product(variant.product_id)
+            if "stock" in data:
+                announce_stock(product_ids=[variant.product_id])
     except IntegrityError:
         if (
             variant.sku
@@ -360,6 +363,12 @@ def variant_update(*, variant: Variant, actor: User, **data) -> Variant:
             fields={"options": ["Two variants cannot have the same options."]}
         ) from None
     return variant
+
+
+def announce_stock(*, product_ids: list[int]) -> None:
+    """Send stock_changed for these products once the current transaction commits."""
+    ids = sorted(set(product_ids))
+    transaction.on_commit(lambda: stock_changed.send(sender=Product, product_ids=ids), robust=True)
 
 
 def variant_set_stock(*, variant: Variant, actor: User, stock: int) -> Variant:

@@ -201,3 +201,17 @@ async def test_stream_end_is_announced(live, live_host):
     await sync_to_async(services.stream_end)(stream=live, actor=live_host)
     assert (await receive_type(viewer, "stream.state"))["data"]["status"] == "ended"
     await viewer.disconnect()
+
+
+async def test_stock_edits_reach_the_lives_that_show_the_product(live, live_host, products):
+    from shops.services import variant_set_stock
+
+    await sync_to_async(services.carousel_set)(
+        stream=live, actor=live_host, product_ids=[products[1].pk]
+    )
+    viewer, _ = await connect(live.pk)
+    variant = await sync_to_async(products[1].variants.get)()
+    await sync_to_async(variant_set_stock)(variant=variant, actor=live_host, stock=1)
+    event = await receive_type(viewer, "stock.changed")
+    assert event["data"] == {"product": products[1].pk, "stock": 1}
+    await viewer.disconnect()
