@@ -37,6 +37,7 @@ from .models import (
 )
 
 CHAT_MAX_CHARS = 200
+DEAL_GRACE_SECONDS = 5
 CAROUSEL_MAX = 50
 
 
@@ -300,8 +301,11 @@ def deal_start(
         raise DealRunning() from None
     from .tasks import deal_expire
 
+    # The live's tick (in the web process, where viewers are) ends the deal on time; this
+    # timer, a little later, covers lives nobody watches.
     transaction.on_commit(
-        lambda: deal_expire.apply_async((deal.pk,), countdown=seconds), robust=True
+        lambda: deal_expire.apply_async((deal.pk,), countdown=seconds + DEAL_GRACE_SECONDS),
+        robust=True,
     )
     return deal
 
@@ -326,13 +330,15 @@ def deal_end(*, deal_id: int, reason: str, actor: User | None = None) -> bool:
     return True
 
 
-def deals_expire_due() -> int:
-    """End every running deal whose time is up. Called by each live's tick every second
-    and by a periodic sweep for lives nobody watches."""
+def deals_expire_due(*, grace_seconds: int = 0) -> int:
+    """End every running deal whose time is up (grace_seconds ago). Called by each live's
+    tick every second, and with a grace by the periodic sweep: the tick, running where the
+    viewers' sockets are, should be the one that ends and announces a watched deal."""
     ended = 0
-    for pk in Deal.objects.filter(
-        status=Deal.Status.ACTIVE, ends_at__lte=timezone.now()
-    ).values_list("pk", flat=True):
+    due = timezone.now() - timedelta(seconds=grace_seconds)
+    for pk in Deal.objects.filter(status=Deal.Status.ACTIVE, ends_at__lte=due).values_list(
+        "pk", flat=True
+    ):
         ended += deal_end(deal_id=pk, reason="time")
     return ended
 

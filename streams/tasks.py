@@ -3,18 +3,23 @@ from celery import shared_task
 
 @shared_task(name="streams.deal_expire", acks_late=True, max_retries=3)
 def deal_expire(deal_id: int) -> None:
-    """End a deal whose time is up (scheduled at its start). Safe to run twice."""
+    """End a deal whose time is up, if the live's tick has not (scheduled at its start,
+    a few seconds after its end). Safe to run twice."""
+    from django.utils import timezone
+
+    from .models import Deal
     from .services import deal_end
 
-    deal_end(deal_id=deal_id, reason="time")
+    if Deal.objects.filter(pk=deal_id, ends_at__lte=timezone.now()).exists():
+        deal_end(deal_id=deal_id, reason="time")
 
 
 @shared_task(name="streams.deals_sweep", acks_late=True)
 def deals_sweep() -> None:
     """End any running deal whose time is up, in case its own timer was lost."""
-    from .services import deals_expire_due
+    from .services import DEAL_GRACE_SECONDS, deals_expire_due
 
-    deals_expire_due()
+    deals_expire_due(grace_seconds=DEAL_GRACE_SECONDS)
 
 
 @shared_task(

@@ -73,7 +73,11 @@
     const tick = () => {
       const left = Math.max(0, Math.round((ends - Date.now()) / 1000));
       $("deal-timer").textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
-      if (left === 0) clearInterval(dealTimer);
+      if (left === 0) {
+        clearInterval(dealTimer);
+        // deal.ended should follow within a second; if it was missed, reload the state.
+        setTimeout(() => { if (state.deal && state.deal.id === deal.id) resync(); }, 4000);
+      }
     };
     tick();
     dealTimer = setInterval(tick, 1000);

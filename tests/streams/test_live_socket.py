@@ -215,3 +215,24 @@ async def test_stock_edits_reach_the_lives_that_show_the_product(live, live_host
     event = await receive_type(viewer, "stock.changed")
     assert event["data"] == {"product": products[1].pk, "stock": 1}
     await viewer.disconnect()
+
+
+async def test_a_watched_deal_ends_on_time_by_the_live_tick(live, live_host, products):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from streams.models import Deal
+
+    deal = await sync_to_async(services.deal_start)(
+        stream=live, actor=live_host, product_id=products[0].pk, price_minor=3000, quantity=5,
+        seconds=60,
+    )
+    viewer, snapshot = await connect(live.pk)
+    assert snapshot["data"]["deal"]["id"] == deal.pk
+    await sync_to_async(Deal.objects.filter(pk=deal.pk).update)(
+        ends_at=timezone.now() - timedelta(seconds=1)
+    )
+    ended = await receive_type(viewer, "deal.ended", timeout=5)
+    assert ended["data"]["id"] == deal.pk and ended["data"]["ended_reason"] == "time"
+    await viewer.disconnect()
