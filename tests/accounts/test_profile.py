@@ -136,3 +136,14 @@ def test_switch_to_business_and_back(client, viewer):
     assert not User.objects.get(pk=viewer.pk).is_business
 
 
+def test_account_switch_returns_to_a_safe_next_page(client, viewer):
+    client.force_login(viewer)
+    response = client.post(
+        reverse("accounts:account_type"), {"account_type": "business", "next": "/seller/"}
+    )
+    assert response.url == "/seller/"
+    response = client.post(
+        reverse("accounts:account_type"),
+        {"account_type": "business", "next": "https://evil.example/"},
+    )
+    assert response.url == reverse("accounts:settings")
