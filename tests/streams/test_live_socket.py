@@ -225,7 +225,11 @@ async def test_a_watched_deal_ends_on_time_by_the_live_tick(live, live_host, pro
     from streams.models import Deal
 
     deal = await sync_to_async(services.deal_start)(
-        stream=live, actor=live_host, product_id=products[0].pk, price_minor=3000, quantity=5,
+        stream=live,
+        actor=live_host,
+        product_id=products[0].pk,
+        price_minor=3000,
+        quantity=5,
         seconds=60,
     )
     viewer, snapshot = await connect(live.pk)
