@@ -27,6 +27,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_server_connections_at_the_end(django_db_setup, django_db_blocker):
+    """Test servers run Django in other threads, whose database connections outlive them;
+    PostgreSQL refuses to drop a database that is still in use. End them before teardown."""
+    yield
+    if not ON_POSTGRES:
+        return
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate limits and throttles live in the cache: every test starts with none counted."""
