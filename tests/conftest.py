@@ -27,6 +27,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """After every test that touched the database, while its data is still there: the
+    ledger balances, every cached balance is the sum of its entries, none is negative."""
+    outcome = yield
+    uses_db = item.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        getattr(item, "fixturenames", ())
+    )
+    if outcome.excinfo is not None or not uses_db:
+        return
+    from payments.ledger import ledger_problems
+
+    problems = ledger_problems()
+    if problems:
+        outcome.force_exception(AssertionError(f"the ledger is broken: {problems}"))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_server_connections_at_the_end(django_db_setup, django_db_blocker):
     """Test servers run Django in other threads, whose database connections outlive them;

@@ -1,0 +1,3 @@
+# The payments app's models live in two modules: the ledger and idempotency keys, and the
+# payment provider's side (methods, the simulated provider's charges, webhook events).
+from .ledger_models import *  # noqa: F403
