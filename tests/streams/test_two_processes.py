@@ -78,7 +78,7 @@ def two_servers():
             server.wait(timeout=10)
 
 
-def test_viewers_on_two_processes_get_the_same_events_in_order(two_servers, live, products):
+def test_viewers_on_two_processes_get_the_same_events_and_counts(two_servers, live, products):
     assert ON_POSTGRES
     token = Token.objects.create(user=live.host).key
 
@@ -92,7 +92,9 @@ def test_viewers_on_two_processes_get_the_same_events_in_order(two_servers, live
         with urllib.request.urlopen(request, timeout=10) as response:
             assert response.status == 200
 
-    async def viewer(port, ready, out):
+    counts = [[], []]
+
+    async def viewer(port, ready, out, seen_counts):
         async with websockets.connect(
             f"ws://127.0.0.1:{port}/ws/live/{live.pk}/",
             origin=f"http://127.0.0.1:{port}",
@@ -100,8 +102,10 @@ def test_viewers_on_two_processes_get_the_same_events_in_order(two_servers, live
             snapshot = json.loads(await socket.recv())
             assert snapshot["type"] == "snapshot"
             ready.set()
-            while len(out) < 6:
+            while len(out) < 6 or 2 not in seen_counts:
                 message = json.loads(await asyncio.wait_for(socket.recv(), timeout=15))
+                if message["type"] == "viewers":
+                    seen_counts.append(message["data"]["now"])
                 if message["type"] == "carousel.updated":
                     pinned = [i["product"] for i in message["data"]["items"] if i["pinned"]]
                     out.append((message["seq"], pinned))
@@ -110,7 +114,7 @@ def test_viewers_on_two_processes_get_the_same_events_in_order(two_servers, live
         results = [[], []]
         ready = [asyncio.Event(), asyncio.Event()]
         tasks = [
-            asyncio.create_task(viewer(port, ready[n], results[n]))
+            asyncio.create_task(viewer(port, ready[n], results[n], counts[n]))
             for n, port in enumerate(two_servers)
         ]
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in ready)), timeout=15)
@@ -127,3 +131,6 @@ def test_viewers_on_two_processes_get_the_same_events_in_order(two_servers, live
     seqs = [seq for seq, _ in first]
     assert seqs == sorted(seqs) and len(set(seqs)) == 6
     assert [pinned for _, pinned in first] == [[products[n % 3].pk] for n in range(6)]
+    # Each process counts its own socket; both viewers are told the total.
+    assert 2 in counts[0] and 2 in counts[1]
+    assert all(n <= 2 for n in counts[0] + counts[1])
