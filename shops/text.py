@@ -49,14 +49,9 @@ def render_description(source: str) -> str:
     and javascript: links are gone; links get rel=noopener noreferrer nofollow."""
     if not source.strip():
         return ""
-    rendered = markdown.markdown(source, extensions=["sane_lists"], output_format="html")
-    return nh3.clean(
-        rendered,
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel="noopener noreferrer nofollow",
-    ).strip()
+    return sanitize_html(
+        markdown.markdown(source, extensions=["sane_lists"], output_format="html")
+    )
 
 
 def sanitize_html(source: str) -> str:
