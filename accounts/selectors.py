@@ -6,7 +6,7 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, QuerySet, Su
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 
-from .models import Follow, User
+from .models import Follow, Notification, User
 
 
 def profile_get(*, handle: str, viewer: User | None = None) -> User:
@@ -44,3 +44,7 @@ def following_list(*, user: User) -> QuerySet[User]:
     return User.objects.filter(follower_set__follower=user, is_active=True).order_by(
         "-follower_set__created_at"
     )
+
+
+def notifications_list(*, user: User) -> QuerySet[Notification]:
+    return Notification.objects.filter(user=user).order_by("-created_at", "-pk")

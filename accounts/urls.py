@@ -6,6 +6,7 @@ app_name = "accounts"
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="me"),
+    path("notifications/", views.NotificationsView.as_view(), name="notifications"),
     path("settings/profile/", views.ProfileSettingsView.as_view(), name="settings"),
     path("settings/account-type/", views.AccountTypeView.as_view(), name="account_type"),
     path("@<str:handle>", views.ProfileView.as_view(), name="profile"),

@@ -100,3 +100,12 @@ class AccountTypeView(LoginRequiredMixin, DomainErrorMixin, View):
         ):
             return redirect(next_url)
         return redirect("accounts:settings")
+
+
+class NotificationsView(LoginRequiredMixin, View):
+    """The signed-in user's notices, newest first; opening the page marks them read."""
+
+    def get(self, request):
+        items = list(selectors.notifications_list(user=request.user)[:50])
+        services.notifications_mark_read(user=request.user)
+        return render(request, "accounts/notification_list.html", {"items": items})

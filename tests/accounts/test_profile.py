@@ -147,3 +147,18 @@ def test_account_switch_returns_to_a_safe_next_page(client, viewer):
         {"account_type": "business", "next": "https://evil.example/"},
     )
     assert response.url == reverse("accounts:settings")
+
+
+def test_notifications_bell_and_page(client, viewer):
+    from accounts.models import Notification
+    from accounts.services import notify
+
+    notify(users=[viewer], text="Hana is live now: Friday drop", url="/live/1")
+    client.force_login(viewer)
+    assert (
+        'data-testid="bell">🔔<span class="bell-count">1</span>' in client.get("/").content.decode()
+    )
+    body = client.get(reverse("accounts:notifications")).content.decode()
+    assert "Hana is live now" in body and 'href="/live/1"' in body
+    assert not Notification.objects.filter(read_at__isnull=True).exists()
+    assert "bell-count" not in client.get("/").content.decode()
