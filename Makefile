@@ -6,7 +6,7 @@ MANAGE := $(BIN)/python manage.py
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run serve test lint format install install-dev browser clean
+.PHONY: run serve test lint format install install-dev browser media-tools clean
 
 # The virtual environment is created once and refreshed when a lock file changes.
 $(BIN)/python:
@@ -40,7 +40,11 @@ serve: install
 browser:
 	@scripts/ensure-chromium
 
-test: install-dev browser
+# Debian's nginx with the RTMP module and ffmpeg for the ingest test.
+media-tools:
+	@scripts/ensure-media-tools
+
+test: install-dev browser media-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	CACHE_PREFIX=tapbuy-test CHANNEL_PREFIX=tapbuy-test $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -299,7 +299,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Where hosts point their encoder (OBS, ffmpeg), with their stream key as the stream name.
 RTMP_INGEST_URL = env.str("RTMP_INGEST_URL", default="rtmp://127.0.0.1:1935/live")
 # Where the media server publishes HLS; a live started by the ingest hook plays
-# <base>/<stream id>.m3u8 (nginx-rtmp renames streams to their id on publish).
+# <base>/<stream id>.m3u8 (the publish hook renames the stream to its id, and an nginx-rtmp
+# push writes HLS under that name: docs/ingest.md).
 HLS_PLAYBACK_BASE_URL = env.str("HLS_PLAYBACK_BASE_URL", default="")
 # The ingest hooks carry no signature: they answer only the media server's addresses.
 RTMP_HOOK_ALLOWED_NETS = env.list(
@@ -345,6 +346,9 @@ AVATAR_MAX_BYTES = 5 * 1024 * 1024
 # production topology on one machine (`make serve`).
 HTTPS = env.bool("HTTPS", default=not DEBUG)
 SECURE_SSL_REDIRECT = HTTPS
+# The media server calls the ingest hooks over plain HTTP on a private address. A redirect
+# to HTTPS would be a 3xx, which nginx-rtmp takes as "accepted": any key would get in.
+SECURE_REDIRECT_EXEMPT = [r"^hooks/"]
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365 if HTTPS else 0)

@@ -1,10 +1,16 @@
 """Ingest hooks in the style of nginx-rtmp's on_publish / on_publish_done.
 
-The media server POSTs a form (app, name, addr, call, ... plus the publish URL's query
-string). Publishing with an unknown, rotated or banned key is refused with 403, which
-makes nginx-rtmp drop the connection. An accepted publish is answered with a redirect to
-the live's id: nginx-rtmp then renames the stream, so the HLS playlist is <id>.m3u8 and
-the secret key never appears in a public URL. The hooks carry no signature: they only
+The media server POSTs a form (app, flashver, swfurl, tcurl, pageurl, addr, clientid, call,
+name, type, plus the publish URL's query string). Publishing with an unknown, rotated or
+banned key is refused with 403, which makes nginx-rtmp drop the connection. An accepted
+publish is answered with a redirect to the live's id: nginx-rtmp renames the stream to it
+for live playback and pushes, but its HLS module has already taken the original name. So
+HLS is written by a second application that the ingest application pushes to (see
+docs/ingest.md): the playlist is <id>.m3u8 and the key is in no public URL nor file name.
+
+on_publish_done sends the name and query string of the publish as the publisher sent
+them (nginx-rtmp keeps them from before the redirect), so both hooks find the live by its
+key; a bare id is never enough to end a live. The hooks carry no signature: they only
 answer addresses in RTMP_HOOK_ALLOWED_NETS (keep them on a private network).
 """
 
@@ -27,6 +33,7 @@ def _allowed(request) -> bool:
 
 
 def _key(request) -> str:
+    # `key` when the publisher used rtmp://host/live/<anything>?key=<key>, else the name.
     return (request.POST.get("key") or request.POST.get("name") or "").strip()
 
 

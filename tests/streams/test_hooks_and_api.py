@@ -134,3 +134,13 @@ def test_bad_host_input_is_a_400(live, path, payload, field):
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
     assert not CarouselItem.objects.exists() and not Deal.objects.exists()
+
+
+def test_hooks_are_never_redirected_to_https(client, scheduled, settings):
+    """A 3xx is "accepted" to nginx-rtmp: the HTTPS redirect must not answer the hooks."""
+    settings.SECURE_SSL_REDIRECT = True
+    stream, key = scheduled
+    assert client.get("/").status_code == 301  # pages do go to HTTPS
+    assert client.post("/hooks/rtmp/publish", {"name": "live_wrong"}).status_code == 403
+    assert client.post("/hooks/rtmp/publish", {"name": key}).status_code == 302
+    assert Stream.objects.get(pk=stream.pk).status == "live"
