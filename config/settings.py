@@ -129,7 +129,10 @@ if REDIS_URL:
             "CONFIG": {
                 # redis-py 8's 5 s socket timeout races the layer's 5 s blocking read and
                 # drops idle sockets; no socket timeout keeps them.
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+                # redis-py 8 also caps a pool at 100 connections and raises past it: when a
+                # crowd leaves at once, group_discard calls failed and left dead channels
+                # in the group (measured in bench/live_pin.py). Allow more.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 1000}],
                 "prefix": env.str("CHANNEL_PREFIX", default="tapbuy"),
                 "capacity": 1000,
                 "expiry": 60,

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+import weakref
 from collections import defaultdict
 
 from channels.db import database_sync_to_async
@@ -57,6 +58,49 @@ class RateLimit:
         return max(0.0, self.window - (time.monotonic() - self.hits[0])) if self.hits else 0.0
 
 
+class SnapshotCache:
+    """Per process: the last snapshot of each live and the seq it is current as of. When a
+    crowd arrives and nothing happens meanwhile (the seq has not moved), the viewers share
+    one snapshot: one build per change of the live, not one per viewer. A viewer's snapshot
+    is at most as old as its seq says, and the events after that seq reach it anyway."""
+
+    MAX_AGE = 5.0
+
+    def __init__(self):
+        self.entries: dict[int, tuple[int, float, dict]] = {}
+        # Locks belong to an event loop: one set per loop (a process has one; tests more).
+        self.locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def _fresh(self, stream_id: int, seq: int) -> dict | None:
+        entry = self.entries.get(stream_id)
+        if entry and entry[0] == seq and time.monotonic() - entry[1] < self.MAX_AGE:
+            return entry[2]
+        return None
+
+    async def get(self, stream_id: int) -> dict | None:
+        """The live's snapshot, or None when it does not exist or has ended."""
+        seq = await realtime.acurrent_seq(stream_id)
+        cached = self._fresh(stream_id, seq)
+        if cached is not None:
+            return cached
+        loop = asyncio.get_running_loop()
+        lock = self.locks.setdefault(loop, defaultdict(asyncio.Lock))[stream_id]
+        async with lock:  # the first viewer builds it; the others arriving meanwhile wait
+            cached = self._fresh(stream_id, await realtime.acurrent_seq(stream_id))
+            if cached is not None:
+                return cached
+            stream = await database_sync_to_async(_open_stream)(stream_id)
+            if stream is None:
+                self.entries.pop(stream_id, None)
+                return None
+            snapshot = await database_sync_to_async(snapshots.full)(stream)
+            self.entries[stream_id] = (snapshot["seq"], time.monotonic(), snapshot)
+            return snapshot
+
+    def reset(self) -> None:
+        self.__init__()
+
+
 class LiveTicker:
     """Per process and per live: counts this process's sockets and likes, and once a second
     reports them, publishes the batched `likes` and `viewers` events (one process per
@@ -65,6 +109,7 @@ class LiveTicker:
     def __init__(self):
         self.sockets: dict[int, int] = defaultdict(int)
         self.likes: dict[int, int] = defaultdict(int)
+        self.totals: dict[int, int] = {}  # the live's viewers over all processes, last tick
         self.tasks: dict[int, asyncio.Task] = {}
 
     def join(self, stream_id: int) -> None:
@@ -102,6 +147,7 @@ class LiveTicker:
             await database_sync_to_async(_add_likes_to_db)(stream_id, pending)
             await realtime.add_likes(stream_id, pending)
         total_viewers = await realtime.report_viewers(stream_id, self.sockets[stream_id])
+        self.totals[stream_id] = total_viewers
         if not await realtime.claim_tick(stream_id):
             return
         stream = await database_sync_to_async(_tick_db)(stream_id, total_viewers)
@@ -130,6 +176,7 @@ def _tick_db(stream_id: int, viewers: int) -> Stream | None:
 
 
 ticker = LiveTicker()
+snapshot_cache = SnapshotCache()
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -142,26 +189,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.chat_limit = RateLimit(CHAT_BURST, CHAT_WINDOW)
         self.like_limit = RateLimit(LIKE_BURST, LIKE_WINDOW)
         await self.accept()
-        stream = await database_sync_to_async(_open_stream)(self.stream_id)
-        if stream is None:
+        # Join before the snapshot: an event published meanwhile arrives after it with a
+        # higher seq instead of falling between the two.
+        group = events.group_name(self.stream_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        snapshot = await snapshot_cache.get(self.stream_id)
+        if snapshot is None:
+            await self.channel_layer.group_discard(group, self.channel_name)
             await self.error("not_found", "This live does not exist or has ended.")
             await self.close(code=4404)
             return
-        # Join before the snapshot: an event published meanwhile arrives after it with a
-        # higher seq instead of falling between the two.
-        await self.channel_layer.group_add(events.group_name(self.stream_id), self.channel_name)
         self.joined = True
         ticker.join(self.stream_id)
-        snapshot = await database_sync_to_async(snapshots.full)(stream)
-        snapshot["viewers"]["now"] = await realtime.report_viewers(
-            self.stream_id, ticker.sockets[self.stream_id]
-        )
-        await self.send(
-            text_data=json.dumps(
-                {"type": "snapshot", "seq": snapshot["seq"], "data": snapshot},
-                separators=(",", ":"),
-            )
-        )
+        # The count of the last tick, or this process's own sockets if there was none yet.
+        now = max(ticker.totals.get(self.stream_id, 0), ticker.sockets[self.stream_id])
+        await self.send(text_data=_snapshot_frame(snapshot, viewers=now))
 
     async def disconnect(self, code):
         if getattr(self, "joined", False):
@@ -197,15 +239,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if kind == "chat.send":
             return await self.chat(message.get("data"))
         if kind == "resync":
-            stream = await database_sync_to_async(_open_stream)(self.stream_id)
-            if stream is not None:
-                snapshot = await database_sync_to_async(snapshots.full)(stream)
-                await self.send(
-                    text_data=json.dumps(
-                        {"type": "snapshot", "seq": snapshot["seq"], "data": snapshot},
-                        separators=(",", ":"),
-                    )
-                )
+            snapshot = await snapshot_cache.get(self.stream_id)
+            if snapshot is not None:
+                now = max(ticker.totals.get(self.stream_id, 0), ticker.sockets[self.stream_id])
+                await self.send(text_data=_snapshot_frame(snapshot, viewers=now))
             return None
         if kind in HOST_ONLY:
             return await self.error("forbidden", "Hosts change the live from the studio.")
@@ -238,6 +275,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if retry_after is not None:
             data["retry_after"] = retry_after
         await self.send(text_data=json.dumps({"type": "error", "data": data}))
+
+
+def _snapshot_frame(snapshot: dict, *, viewers: int) -> str:
+    data = {**snapshot, "viewers": {**snapshot["viewers"], "now": viewers}}
+    return json.dumps({"type": "snapshot", "seq": data["seq"], "data": data}, separators=(",", ":"))
 
 
 def _open_stream(stream_id: int) -> Stream | None:

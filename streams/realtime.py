@@ -101,6 +101,14 @@ def current_seq(stream_id: int) -> int:
     return _local.current[stream_id]
 
 
+async def acurrent_seq(stream_id: int) -> int:
+    """current_seq for code on the event loop."""
+    if use_redis():
+        value = await async_redis().get(_key(stream_id, "seq"))
+        return int(value or 0)
+    return _local.current[stream_id]
+
+
 # --- likes and viewers (called from the async tick of each process) ----------------------------
 
 

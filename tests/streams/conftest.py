@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from config.asgi import application
 from streams import realtime, services
-from streams.consumers import ticker
+from streams.consumers import snapshot_cache, ticker
 from tests.factories import ShopFactory, UserFactory, make_product
 
 
@@ -18,8 +18,10 @@ def _fresh_live_state():
     """Each test starts every live from seq 0 with no viewers and an empty channel layer."""
     realtime.reset_local_state()
     ticker.reset()
+    snapshot_cache.reset()
     yield
     ticker.reset()
+    snapshot_cache.reset()
 
 
 @pytest.fixture
