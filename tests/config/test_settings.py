@@ -45,3 +45,11 @@ def test_seed_demo_refuses_production_without_force():
     result = _manage("seed_demo", **PROD)
     assert result.returncode != 0
     assert "Refusing" in result.stderr
+
+
+def test_static_files_collect_with_the_production_storage(tmp_path):
+    """make serve collects static files into hashed names: every file they reference must
+    exist (a vendored script pointing at a missing source map would stop it)."""
+    result = _manage("collectstatic", "--noinput", "-v0", **PROD, STATIC_ROOT=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "staticfiles.json").exists()
