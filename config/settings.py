@@ -181,6 +181,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sessions-clear": {"task": "accounts.sessions_clear", "schedule": 60 * 60 * 6},
     "deals-sweep": {"task": "streams.deals_sweep", "schedule": 30},
+    "payments-simulated-webhooks-sweep": {
+        "task": "payments.simulated_webhooks_sweep",
+        "schedule": 60,
+    },
 }
 
 # --- Auth -----------------------------------------------------------------------------------
@@ -310,6 +314,24 @@ RTMP_HOOK_ALLOWED_NETS = env.list(
     "RTMP_HOOK_ALLOWED_NETS",
     default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
 )
+
+# --- Payments ---------------------------------------------------------------------------------
+PAYMENTS_PROVIDER = env.str("PAYMENTS_PROVIDER", default="simulated")
+if DEBUG:
+    PAYMENTS_WEBHOOK_SECRET = env.str(
+        "PAYMENTS_WEBHOOK_SECRET", default="whsec_tapbuy_embedded_default_not_secret"
+    )
+else:
+    PAYMENTS_WEBHOOK_SECRET = env.str("PAYMENTS_WEBHOOK_SECRET", default="")
+    if len(PAYMENTS_WEBHOOK_SECRET) < 32:
+        raise ImproperlyConfigured(
+            "DEBUG=0 needs PAYMENTS_WEBHOOK_SECRET (at least 32 characters)."
+        )
+PAYMENTS_WEBHOOK_URL = env.str(
+    "PAYMENTS_WEBHOOK_URL", default=f"{SITE_URL.rstrip('/')}/payments/webhooks/simulated/"
+)
+# The simulated "delayed" card's webhook arrives this many seconds after the payment.
+SIMULATED_WEBHOOK_DELAY = env.float("SIMULATED_WEBHOOK_DELAY", default=3)
 
 # --- I18N, static, media --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", FeedView.as_view(), name="home"),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("payments/webhooks/", include("payments.webhook_urls")),
     path("hooks/rtmp/publish", hooks.rtmp_publish, name="rtmp-publish"),
     path("hooks/rtmp/publish_done", hooks.rtmp_publish_done, name="rtmp-publish-done"),
     path("accounts/", include("allauth.urls")),

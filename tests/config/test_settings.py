@@ -8,6 +8,7 @@ PROD = {
     "DEBUG": "0",
     "SECRET_KEY": "Zq8-vL2pX9_kR4tY7wN1mB6cH3jF0sD5gA8uE2iO4yT9rW1xQ7nM3bV6",
     "ALLOWED_HOSTS": "shop.example.com",
+    "PAYMENTS_WEBHOOK_SECRET": "whsec_" + "w" * 40,
 }
 
 
@@ -53,3 +54,10 @@ def test_static_files_collect_with_the_production_storage(tmp_path):
     result = _manage("collectstatic", "--noinput", "-v0", **PROD, STATIC_ROOT=str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "staticfiles.json").exists()
+
+
+def test_production_refuses_to_start_without_a_webhook_secret():
+    env = {**PROD, "PAYMENTS_WEBHOOK_SECRET": ""}
+    result = _manage("check", **env)
+    assert result.returncode != 0
+    assert "PAYMENTS_WEBHOOK_SECRET" in result.stderr

@@ -339,8 +339,8 @@ def test_products_list_queries_are_constant(
 ):
     _catalog(shop, merchant, count)
     client.force_login(merchant)
-    # session, user, shop, count, products, images, variants
-    with django_assert_max_num_queries(7):
+    # session, user, unread notifications, shop, count, products, images, variants
+    with django_assert_max_num_queries(8):
         response = client.get(reverse("seller:products"), {"low_stock": "1", "q": "product"})
     assert len(response.context["rows"]) == count
 
@@ -351,7 +351,8 @@ def test_low_stock_queries_are_constant(
 ):
     _catalog(shop, merchant, count)
     client.force_login(merchant)
-    with django_assert_max_num_queries(5):  # session, user, shop, count, variants
+    # session, user, unread notifications, shop, count, variants
+    with django_assert_max_num_queries(6):
         response = client.get(reverse("seller:low_stock"))
     assert len(response.context["page"].object_list) == count  # the S of each product
 
