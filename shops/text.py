@@ -49,9 +49,7 @@ def render_description(source: str) -> str:
     and javascript: links are gone; links get rel=noopener noreferrer nofollow."""
     if not source.strip():
         return ""
-    return sanitize_html(
-        markdown.markdown(source, extensions=["sane_lists"], output_format="html")
-    )
+    return sanitize_html(markdown.markdown(source, extensions=["sane_lists"], output_format="html"))
 
 
 def sanitize_html(source: str) -> str:
