@@ -88,20 +88,27 @@ class Command(BaseCommand):
                     url, origin=origin, additional_headers=headers, compression=None
                 ) as socket:
                     reader = asyncio.create_task(self.drain(socket))
-                    while True:
-                        await asyncio.sleep(random.uniform(0.5, 4))
-                        for _ in range(random.randint(1, 6)):
-                            await socket.send('{"type":"like"}')
-                        if cookie and random.random() < 0.25:
-                            await socket.send(
-                                json.dumps(
-                                    {"type": "chat.send", "data": {"text": random.choice(LINES)}}
-                                )
-                            )
-                    reader.cancel()
+                    try:
+                        await self.act(socket, chatty=bool(cookie))
+                    finally:
+                        reader.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await reader
             except (OSError, websockets.ConnectionClosed):
                 await asyncio.sleep(2)
 
+    async def act(self, socket, *, chatty: bool):
+        while True:
+            await asyncio.sleep(random.uniform(0.5, 4))
+            for _ in range(random.randint(1, 6)):
+                await socket.send('{"type":"like"}')
+            if chatty and random.random() < 0.25:
+                await socket.send(
+                    json.dumps({"type": "chat.send", "data": {"text": random.choice(LINES)}})
+                )
+
     async def drain(self, socket):
-        async for _ in socket:
-            pass
+        # Viewers read every frame, as a browser would; a closed socket ends the reading.
+        with contextlib.suppress(websockets.ConnectionClosed):
+            async for _ in socket:
+                pass
