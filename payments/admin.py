@@ -4,20 +4,8 @@ services write (a ledger is corrected by a new posting, never by editing one).""
 from django.contrib import admin
 
 from . import admin_providers  # noqa: F401  (registers the provider's models)
+from .admin_providers import ReadOnlyAdmin
 from .ledger_models import IdempotencyKey, LedgerAccount, LedgerEntry, LedgerTransaction
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    show_full_result_count = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(LedgerAccount)
