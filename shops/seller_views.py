@@ -10,7 +10,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -329,29 +328,19 @@ class ProductEditView(SellerView):
         )
         if product_form.is_valid() and formset.is_valid():
             by_id = {v.pk: v for v in variants}
-            rows = formset.rows()
-            current: list[VariantForm] = rows
+            rows = [row for row in formset.rows() if row.variant_id is None or row.has_changed()]
             try:
-                # One transaction around the product and its rows: a duplicate SKU on the
-                # third row must not leave the first two changed.
-                with transaction.atomic():
-                    services.product_update(
-                        product=product, actor=request.user, **product_form.service_fields()
-                    )
-                    for row in rows:
-                        current = [row]
-                        if row.variant_id is None:
-                            services.variant_add(
-                                product=product, actor=request.user, **row.service_data()
-                            )
-                        elif row.has_changed():
-                            services.variant_update(
-                                variant=by_id[row.variant_id],
-                                actor=request.user,
-                                **row.service_data(),
-                            )
+                services.product_save(
+                    product=product,
+                    actor=request.user,
+                    fields=product_form.service_fields(),
+                    variants=[
+                        (by_id[row.variant_id] if row.variant_id else None, row.service_data())
+                        for row in rows
+                    ],
+                )
             except InvalidProduct as exc:
-                _product_errors(exc, product_form, current)
+                _product_errors(exc, product_form, rows)
             else:
                 messages.success(request, "Product saved.")
                 return redirect("seller:product_edit", pk=product.pk)

@@ -307,6 +307,40 @@ def product_update(*, product: Product, actor: User, **fields) -> Product:
     return product
 
 
+def product_save(
+    *, product: Product, actor: User, fields: dict, variants: list[tuple[Variant | None, dict]]
+) -> Product:
+    """Edit a product and its variant rows (None for a new row) in one transaction: a bad
+    third row leaves the product and the first two rows as they were. Errors of a row name
+    it as variants.<index>.<field>; a duplicate SKU keeps its DuplicateSku."""
+    _check_owner(product.shop, actor)
+    with transaction.atomic():
+        product_update(product=product, actor=actor, **fields)
+        for index, (variant, data) in enumerate(variants):
+            try:
+                if variant is None:
+                    variant_add(product=product, actor=actor, **data)
+                else:
+                    variant_update(variant=variant, actor=actor, **data)
+            except DuplicateSku:
+                raise
+            except InvalidProduct as exc:
+                # variant_add names its one row variants.0.<field>; name the real row.
+                names = [
+                    k.split(".", 2)[-1] if k.startswith("variants.") else k for k in exc.fields
+                ]
+                raise InvalidProduct(
+                    exc.message,
+                    fields={
+                        f"variants.{index}.{name}": errors
+                        for name, errors in zip(names, exc.fields.values(), strict=True)
+                    }
+                    or {f"variants.{index}.options": [exc.message]},
+                ) from None
+    product.refresh_from_db()
+    return product
+
+
 def product_archive(*, product: Product, actor: User) -> Product:
     """Products are archived, not deleted: orders keep pointing at their variants."""
     return product_update(product=product, actor=actor, status=Product.Status.ARCHIVED)

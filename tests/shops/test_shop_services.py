@@ -182,3 +182,37 @@ def test_shop_owner_cannot_switch_back_to_personal(shop, merchant, client):
     client.force_login(merchant)
     client.post("/settings/account-type/", {"account_type": "personal"})
     assert User.objects.get(pk=merchant.pk).is_business
+
+
+def test_product_save_is_all_or_nothing_and_names_the_row(shop):
+    product = make_product(
+        shop,
+        option1_name="Size",
+        variants=[
+            {"option1": "S", "sku": "S1", "price_minor": 1000, "stock": 1},
+            {"option1": "M", "sku": "M1", "price_minor": 1000, "stock": 1},
+        ],
+    )
+    small, medium = product.variants.all()
+    with pytest.raises(InvalidProduct) as error:
+        services.product_save(
+            product=product,
+            actor=shop.owner,
+            fields={"title": "Renamed"},
+            variants=[(small, {"price_minor": 900}), (None, {"option1": "L", "price_minor": -5})],
+        )
+    assert "variants.1.price_minor" in error.value.fields
+    product.refresh_from_db()
+    assert product.title == "Linen shirt" and product.price_minor == 1000
+    assert product.variants.count() == 2
+    services.product_save(
+        product=product,
+        actor=shop.owner,
+        fields={"title": "Renamed"},
+        variants=[
+            (small, {"price_minor": 900}),
+            (None, {"option1": "L", "sku": "L1", "price_minor": 1100}),
+        ],
+    )
+    product.refresh_from_db()
+    assert (product.title, product.price_minor, product.variants.count()) == ("Renamed", 900, 3)
