@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "payments",
     "shops",
     "streams",
+    "orders",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +182,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sessions-clear": {"task": "accounts.sessions_clear", "schedule": 60 * 60 * 6},
     "deals-sweep": {"task": "streams.deals_sweep", "schedule": 30},
+    "orders-release-unpaid": {"task": "orders.release_unpaid", "schedule": 60},
     "payments-simulated-webhooks-sweep": {
         "task": "payments.simulated_webhooks_sweep",
         "schedule": 60,
@@ -332,6 +334,16 @@ PAYMENTS_WEBHOOK_URL = env.str(
 )
 # The simulated "delayed" card's webhook arrives this many seconds after the payment.
 SIMULATED_WEBHOOK_DELAY = env.float("SIMULATED_WEBHOOK_DELAY", default=3)
+
+# --- Orders ---------------------------------------------------------------------------------
+# The platform's commission on every order, in basis points (500 = 5 %).
+ORDERS_PLATFORM_COMMISSION_BP = env.int("ORDERS_PLATFORM_COMMISSION_BP", default=500)
+# An order not paid this long after it was placed is cancelled and its stock released.
+ORDERS_PAYMENT_TIMEOUT_SECONDS = env.int("ORDERS_PAYMENT_TIMEOUT_SECONDS", default=15 * 60)
+# Buyers claiming stock in the same process within this window share one transaction
+# (orders/claims.py); 0 claims each at once.
+ORDERS_CLAIM_BATCH_WINDOW = env.float("ORDERS_CLAIM_BATCH_WINDOW", default=0.002)
+ORDERS_CLAIM_BATCHING = env.bool("ORDERS_CLAIM_BATCHING", default=True)
 
 # --- I18N, static, media --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("accounts.api_urls")),
     path("", include("shops.api_urls")),
     path("", include("streams.api_urls")),
+    path("", include("orders.api_urls")),
 ]
 
 urlpatterns = [
@@ -27,9 +28,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("seller/orders/", include("orders.seller_urls")),
     path("seller/", include("shops.seller_urls")),
     path("", include("shops.urls")),
     path("", include("streams.urls")),
+    path("", include("orders.urls")),
     # The profile page with the apps' tabs (the Shop tab) overrides accounts' plain one.
     path("@<str:handle>", ProfileView.as_view(), name="profile"),
     path("", include("accounts.urls")),
