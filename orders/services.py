@@ -736,9 +736,14 @@ def _post_paid(order: Order) -> None:
     )
 
 
-def _announce_paid(order: Order) -> None:
+def _email_later(order_id: int, what: str) -> None:
+    """Queue the emails about an order once the current transaction (if any) commits."""
     from .tasks import order_emails
 
+    transaction.on_commit(lambda: order_emails.delay(order_id, what), robust=True)
+
+
+def _announce_paid(order: Order) -> None:
     first_line = order.lines.select_related("product").first()
     if order.stream_id and first_line is not None:
         events.publish(
@@ -750,7 +755,7 @@ def _announce_paid(order: Order) -> None:
                 "quantity": first_line.quantity,
             },
         )
-    transaction.on_commit(lambda: order_emails.delay(order.pk, "paid"), robust=True)
+    _email_later(order.pk, "paid")
 
 
 # --- status changes -------------------------------------------------------------------------
@@ -857,9 +862,7 @@ def order_cancel(
             Order.objects.filter(pk=order_id).update(refunded_minor=order.total_minor)
     if was == Order.Status.PAID:
         _refund_money(order=order, amount_minor=order.total_minor, key="cancel")
-        from .tasks import order_emails
-
-        order_emails.delay(order.pk, "cancelled")
+        _email_later(order.pk, "cancelled")
     elif void and order.payment_ref:
         order_payment_void(order_id=order.pk)
     order.refresh_from_db()
@@ -918,9 +921,7 @@ def order_ship(*, actor: User, order_id: int, carrier: str, tracking_number: str
         Order.objects.filter(pk=order.pk).update(
             carrier=carrier, tracking_number=tracking_number, shipped_at=timezone.now()
         )
-    from .tasks import order_emails
-
-    order_emails.delay(order.pk, "shipped")
+    _email_later(order.pk, "shipped")
     order.refresh_from_db()
     return order
 
@@ -1083,9 +1084,7 @@ def order_refund(
         )
     ref = _refund_money(order=order, amount_minor=amount, key=str(refund.pk))
     Refund.objects.filter(pk=refund.pk).update(provider_ref=ref, amount_minor=amount)
-    from .tasks import order_emails
-
-    order_emails.delay(order.pk, "refunded")
+    _email_later(order.pk, "refunded")
     refund.refresh_from_db()
     return refund
 
