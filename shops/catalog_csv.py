@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -947,8 +947,18 @@ class _Importer:
                         rekeyed.append(variant)
         # Deleted first, created last, so that a SKU or an option combination freed by one
         # row is free for another.
+        kept = []
         for chunk in _chunks(self.variant_deletes):
-            Variant.objects.filter(pk__in=chunk).delete()
+            try:
+                Variant.objects.filter(pk__in=chunk).delete()
+            except ProtectedError as exc:
+                # A variant that was ordered stays (its orders point at it) with no stock,
+                # so that it cannot be sold again; the others of the chunk go.
+                ordered = {getattr(row, "variant_id", None) for row in exc.protected_objects}
+                Variant.objects.filter(pk__in=chunk).exclude(pk__in=ordered).delete()
+                Variant.objects.filter(pk__in=ordered & set(chunk)).update(stock=0)
+                kept += sorted(ordered & set(chunk))
+        self.variant_deletes = [pk for pk in self.variant_deletes if pk not in set(kept)]
         if rekeyed:
             # Rows are updated one at a time, so two variants trading SKUs or options would
             # meet the unique constraints halfway: park their keys on values nothing else

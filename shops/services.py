@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, ProtectedError
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -415,7 +415,13 @@ def variant_delete(*, variant: Variant, actor: User) -> None:
     with transaction.atomic():
         if variant.product.variants.count() <= 1:
             raise InvalidProduct("A product keeps at least one variant.")
-        variant.delete()
+        try:
+            variant.delete()
+        except ProtectedError:
+            # Orders point at it: it stays, and setting its stock to 0 stops its sales.
+            raise InvalidProduct(
+                "This variant has been ordered, so it stays; set its stock to 0 instead."
+            ) from None
         _refresh_product(variant.product_id)
 
 

@@ -183,3 +183,26 @@ def test_paid_order_emails_buyer_and_merchant(buyer, shirt, key):
     assert order_emails_send(order_id=order.pk, what="paid") == 0  # once
     assert {m.to[0] for m in mail.outbox} == {buyer.email, order.shop.owner.email}
     assert order.reference in mail.outbox[0].subject
+
+
+def test_an_ordered_variant_cannot_be_deleted_only_emptied(buyer, seller, key):
+    from shops import services as shop_services
+    from shops.errors import InvalidProduct
+    from tests.factories import make_product
+
+    product = make_product(
+        seller.shop,
+        "Tee",
+        variants=[
+            {"option1": "S", "price_minor": 1000, "stock": 2},
+            {"option1": "M", "price_minor": 1000, "stock": 2},
+        ],
+        option1_name="Size",
+    )
+    small = product.variants.get(option1="S")
+    services.order_place(
+        buyer=buyer, items=[{"variant": small.pk, "quantity": 1}], checkout_key=key()
+    )
+    with pytest.raises(InvalidProduct):
+        shop_services.variant_delete(variant=small, actor=seller)
+    assert Variant.objects.filter(pk=small.pk).exists()

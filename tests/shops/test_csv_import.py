@@ -754,3 +754,34 @@ def test_import_page_is_a_404_without_a_shop(client, viewer):
     assert client.get(reverse("seller:import")).status_code == 404
     assert client.post(reverse("seller:import"), {"file": upload(catalog())}).status_code == 404
     assert Product.objects.count() == 0
+
+
+def test_an_ordered_variant_gone_from_the_file_stays_with_no_stock(shop):
+    """Orders point at their variants: a re-import that drops an ordered variant keeps it
+    (sold out) instead of deleting it, and deletes the others as usual."""
+    from orders import services as order_services
+    from tests.factories import UserFactory
+
+    assert run(shop, catalog()).ok
+    white_s = Variant.objects.get(sku="TEE-WS")
+    Variant.objects.filter(pk=white_s.pk).update(stock=3)
+    buyer = UserFactory()
+    order_services.address_add(
+        user=buyer,
+        data={"name": "B", "line1": "1 St", "city": "C", "postal_code": "1", "country": "US"},
+    )
+    order_services.order_place(
+        buyer=buyer,
+        items=[{"variant": white_s.pk, "quantity": 1}],
+        payment_method="pm_card_ok",
+        checkout_key="csv-reimport",
+    )
+    rows = tee_rows()
+    rows[2].update({"Option1 Value": "Navy", "Variant SKU": "TEE-NS"})  # replaces White S
+
+    report = run(shop, to_csv(rows))
+
+    assert report.ok, report.errors
+    assert (report.variants_created, report.variants_deleted) == (1, 0)
+    white_s.refresh_from_db()
+    assert white_s.stock == 0
