@@ -18,6 +18,7 @@ Callers see none of this: claim(checkout) returns the created orders or raises.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -34,6 +35,8 @@ from streams.models import Deal
 
 from .errors import CheckoutBusy, DealEnded, DealSoldOut, OutOfStock
 from .models import Order, OrderEvent, OrderLine
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -180,12 +183,10 @@ def _insert(checkouts: list[Checkout]) -> None:
     OrderEvent.objects.bulk_create(events)
 
 
-def _claim_batch(checkouts: list[Checkout]) -> list[Exception | None]:
+def _claim_batch(checkouts: list[Checkout]) -> tuple[list[Exception | None], list[Checkout]]:
     """Claim every checkout of the batch in one transaction. Returns, per checkout, None
-    (its orders are in checkout.orders) or the refusal. The caller holds no transaction
-    when there are several checkouts."""
-    from .services import after_claim  # the announcements; services imports this module
-
+    (its orders are in checkout.orders) or the refusal, and the checkouts claimed. The
+    caller holds no transaction when there are several checkouts."""
     now = timezone.now()
     outcomes: list[Exception | None] = [None] * len(checkouts)
     with transaction.atomic():
@@ -207,13 +208,24 @@ def _claim_batch(checkouts: list[Checkout]) -> list[Exception | None]:
                 claimed = list(checkouts)
         except _Shortfall as shortfall:
             if len(checkouts) == 1:
-                return [shortfall.args[0]]
+                return [shortfall.args[0]], []
             claimed = _claim_one_by_one(checkouts, outcomes, now)
         except IntegrityError:
             claimed = _claim_one_by_one(checkouts, outcomes, now)
-        if claimed:
-            after_claim(checkouts=claimed)
-    return outcomes
+    return outcomes, claimed
+
+
+def _announce(claimed: list[Checkout]) -> None:
+    from .services import after_claim  # services imports this module
+
+    if not claimed:
+        return
+    try:
+        after_claim(checkouts=claimed)
+    except Exception:
+        # The orders are made and answered: a failed announcement must not turn them into
+        # errors. The deal sweep and the next stock change catch up.
+        log.exception("announcing %d claimed checkouts failed", len(claimed))
 
 
 def _claim_one_by_one(
@@ -293,8 +305,9 @@ class ClaimCombiner:
         with self._lock:
             batch = self._queue[:BATCH_MAX]
             del self._queue[:BATCH_MAX]
+        claimed: list[Checkout] = []
         try:
-            outcomes = _claim_batch([w.checkout for w in batch])
+            outcomes, claimed = _claim_batch([w.checkout for w in batch])
             for waiter, outcome in zip(batch, outcomes, strict=True):
                 waiter.outcome = outcome
         except BaseException as exc:  # noqa: BLE001 (handed to each buyer of the batch)
@@ -311,6 +324,9 @@ class ClaimCombiner:
                 waiter.done.set()
             if successor is not None:
                 successor.done.set()
+        # Committed: the buyers have their answers and the next batch is under way while
+        # this thread tells the lives about the new stock.
+        _announce(claimed)
 
     @staticmethod
     def _answer(waiter: _Waiter) -> None:
@@ -337,9 +353,10 @@ def claim(checkout: Checkout) -> list[Order]:
     The caller holds no transaction (a caller inside one, such as a test, is claimed
     alone, in that transaction): a claim may be made on another thread's connection."""
     if connection.in_atomic_block or not getattr(settings, "ORDERS_CLAIM_BATCHING", True):
-        outcome = _claim_batch([checkout])[0]
-        if outcome is not None:
-            raise outcome
+        outcomes, claimed = _claim_batch([checkout])
+        _announce(claimed)
+        if outcomes[0] is not None:
+            raise outcomes[0]
     else:
         _combiner.claim(checkout)
     return checkout.orders
