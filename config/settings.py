@@ -272,6 +272,7 @@ REST_FRAMEWORK = {
         "anon": env.str("API_ANON_RATE", default="120/min"),
         "user": env.str("API_USER_RATE", default="600/min"),
         "login": env.str("API_LOGIN_RATE", default="5/min"),
+        "checkout": env.str("API_CHECKOUT_RATE", default="30/min"),
     },
 }
 SPECTACULAR_SETTINGS = {
@@ -288,6 +289,9 @@ SPECTACULAR_SETTINGS = {
         "ProductStatusEnum": "shops.models.Product.Status",
         "ImageStateEnum": "shops.models.ProductImage.State",
         "StreamStatusEnum": "streams.models.Stream.Status",
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "PaymentStateEnum": "orders.models.Order.PaymentState",
+        "RefundStatusEnum": "orders.models.Refund.Status",
     },
 }
 

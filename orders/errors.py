@@ -55,6 +55,12 @@ class AddressNotFound(DomainError):
     message = "No such address."
 
 
+class BagItemNotFound(DomainError):
+    code = "not_found"
+    status = 404
+    message = "That is not in your bag."
+
+
 class AddressRequired(DomainError):
     code = "address_required"
     message = "Add a shipping address first."

@@ -42,6 +42,7 @@ from .claims import Checkout, LineDraft, OrderDraft
 from .errors import (
     AddressNotFound,
     AddressRequired,
+    BagItemNotFound,
     DealEnded,
     InvalidOrder,
     InvalidTransition,
@@ -214,17 +215,19 @@ def bag_add(
 
 
 def bag_set_quantity(*, user: User, item_id: int, quantity: int) -> None:
-    """Change a bag line's quantity; 0 removes it."""
+    """Change a bag line's quantity; 0 removes it. Raises BagItemNotFound for a line that
+    is not in the user's bag."""
     if quantity == 0:
-        BagItem.objects.filter(user=user, pk=item_id).delete()
-        return
+        return bag_remove(user=user, item_id=item_id)
     _check_quantity(quantity)
     if not BagItem.objects.filter(user=user, pk=item_id).update(quantity=quantity):
-        raise InvalidOrder(fields={"item": ["Not in your bag."]})
+        raise BagItemNotFound()
 
 
 def bag_remove(*, user: User, item_id: int) -> None:
-    BagItem.objects.filter(user=user, pk=item_id).delete()
+    deleted, _ = BagItem.objects.filter(user=user, pk=item_id).delete()
+    if not deleted:
+        raise BagItemNotFound()
 
 
 # --- placing an order -----------------------------------------------------------------------
