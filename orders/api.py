@@ -14,7 +14,6 @@ from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import User
@@ -42,6 +41,7 @@ from .serializers import (
     ShipSerializer,
     ShopRefundSerializer,
 )
+from .throttles import CheckoutThrottle
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     HEADER,
@@ -54,13 +54,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     ),
 )
 STATUS_PARAM = OpenApiParameter("status", str, enum=Order.Status.values)
-
-
-class CheckoutThrottle(UserRateThrottle):
-    """Placing orders, per buyer, on top of the general API rate: enough for a buyer
-    tapping through a flash sale, not for a script hammering one."""
-
-    scope = "checkout"  # settings: API_CHECKOUT_RATE
 
 
 class _CheckoutThrottled:

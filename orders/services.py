@@ -15,6 +15,7 @@ refund posts the reverse of its share. Status changes go through order_transitio
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
@@ -462,8 +463,17 @@ def order_place(
     except IntegrityError:
         # A retry of this checkout raced its first attempt, which made the orders.
         return list(Order.objects.filter(buyer=buyer, checkout_key=checkout_key).order_by("pk"))
-    for order in orders:
-        order_pay(order=order)
+    for index, order in enumerate(orders):
+        try:
+            order_pay(order=order)
+        except DomainError:
+            # One shop's payment failed: its order and those not yet paid for give their
+            # stock back at once instead of holding it until their pay-by time. Those
+            # already paid stay paid (each shop's order is a payment of its own).
+            for rest in orders[index:]:
+                with contextlib.suppress(InvalidTransition):
+                    order_cancel(order_id=rest.pk, actor=None, reason="checkout_failed")
+            raise
     return [Order.objects.get(pk=order.pk) for order in orders]
 
 
@@ -483,17 +493,25 @@ def bag_checkout(
             return existing
         raise InvalidOrder(fields={"items": ["Your bag is empty."]})
     streams = {item.stream_id for item in items if item.stream_id}
-    orders = order_place(
-        buyer=buyer,
-        items=[{"variant": item.variant_id, "quantity": item.quantity} for item in items],
-        checkout_key=checkout_key,
-        # A bag filled in one live is attributed to it; a mixed bag to none.
-        stream_id=streams.pop() if len(streams) == 1 else None,
-        address_id=address_id,
-        payment_method=payment_method,
-    )
-    BagItem.objects.filter(pk__in=[item.pk for item in items]).delete()
-    return orders
+    try:
+        return order_place(
+            buyer=buyer,
+            items=[{"variant": item.variant_id, "quantity": item.quantity} for item in items],
+            checkout_key=checkout_key,
+            # A bag filled in one live is attributed to it; a mixed bag to none.
+            stream_id=streams.pop() if len(streams) == 1 else None,
+            address_id=address_id,
+            payment_method=payment_method,
+        )
+    finally:
+        # What was bought leaves the bag, also when another shop's payment failed, so
+        # that checking out again never buys it twice.
+        bought = OrderLine.objects.filter(
+            order__buyer=buyer,
+            order__checkout_key=checkout_key,
+            order__status=Order.Status.PAID,
+        ).values_list("variant_id", flat=True)
+        BagItem.objects.filter(pk__in=[item.pk for item in items], variant_id__in=bought).delete()
 
 
 def after_claim(*, checkouts: list[Checkout]) -> None:

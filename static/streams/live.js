@@ -44,6 +44,17 @@
   }
 
   // --- rendering -------------------------------------------------------------------------
+  // Buy opens the buy sheet over the live (orders/buy.js): htmx loads it into the dialog.
+  function buyButton(item) {
+    const template = root.dataset.buyUrl;
+    if (!template || item.stock <= 0 || item.external_url || root.dataset.status === "ended") return null;
+    const url = template.replace("/0/", `/${item.product}/`);
+    return el("a", {
+      class: "button small buy-button", href: url, "hx-get": url, "hx-target": "#sheet-body",
+      "hx-swap": "innerHTML", dataset: { testid: "buy" },
+    }, "Buy");
+  }
+
   function renderCarousel(items) {
     const list = $("carousel");
     list.replaceChildren(...items.map((item) => el("li", {
@@ -55,7 +66,8 @@
       el("span", { class: "carousel-title" }, item.title),
       el("span", { class: "carousel-price" }, money(item.price, item.currency)),
       el("span", { class: "carousel-stock" }, item.stock > 0 ? `${item.stock} left` : "Sold out"),
-    ))));
+    ), buyButton(item))));
+    if (window.htmx) window.htmx.process(list);
     state.snapshot.carousel = items;
     if (state.deal) renderDeal(state.deal);
   }
@@ -161,12 +173,27 @@
       const items = state.snapshot.carousel.map((i) => (i.product === d.product ? { ...i, stock: d.stock } : i));
       renderCarousel(items);
       if (state.deal && d.deal && state.deal.id === d.deal.id) renderDeal(d.deal);
+      // The host console lists the carousel itself; an open buy sheet shows the deal's units.
+      document.querySelectorAll(`[data-stock-of="${d.product}"]`).forEach((node) => { node.textContent = d.stock; });
+      if (d.deal) document.querySelectorAll(`[data-deal-left="${d.deal.id}"]`).forEach((node) => { node.textContent = d.deal.remaining; });
     },
     "chat.message": (d) => addChat(d),
     "chat.deleted": (d) => { const node = $("chat").querySelector(`[data-id="${d.id}"]`); if (node) node.remove(); },
     "likes": (d) => { $("likes").textContent = d.total; },
     "viewers": (d) => { $("viewers").textContent = d.now; },
-    "order.placed": (d) => tickerLine(`${d.buyer} just bought ${d.product}`),
+    "order.placed": (d) => {
+      const title = d.product && d.product.title !== undefined ? d.product.title : d.product;
+      tickerLine(`${d.buyer} just bought ${title}`);
+      const orders = $("console-orders");
+      if (orders) {
+        const time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        orders.prepend(el("li", { dataset: { testid: "console-order" } },
+          el("strong", {}, d.buyer), ` bought ${d.quantity} × ${title} `, el("span", { class: "muted" }, time)));
+        const empty = $("console-orders-empty");
+        if (empty) empty.hidden = true;
+        while (orders.children.length > 50) orders.lastElementChild.remove();
+      }
+    },
     "gift.sent": (d) => tickerLine(`${d.sender} sent ${d.quantity > 1 ? d.quantity + " × " : ""}${d.gift}`),
   };
 

@@ -292,3 +292,35 @@ def test_the_shop_rejects_a_refund_request_with_a_reason(buyer, seller, shirt):
         "refund_requested",
         "refund_rejected",
     ]
+
+
+def test_a_failed_payment_in_a_bag_checkout_releases_the_other_shops_orders(
+    buyer, seller, shirt, monkeypatch
+):
+    """Two shops in one bag: the first shop's payment goes through, the second's fails.
+    The first order stays paid and leaves the bag; the stock of the unpaid one is back at
+    once, and checking out again does not buy the first shop's items twice."""
+    from orders.errors import PaymentDeclined
+    from orders.models import BagItem
+    from tests.factories import ShopFactory, make_product
+
+    other = make_product(ShopFactory(handle="potter").owner.shop, "Bowl", price_minor=1500, stock=4)
+    services.bag_add(user=buyer, variant_id=variant_of(shirt).pk, quantity=1)
+    services.bag_add(user=buyer, variant_id=variant_of(other).pk, quantity=2)
+    paid_once = []
+    real_pay = services.order_pay
+
+    def pay_then_decline(*, order):
+        if paid_once:
+            raise PaymentDeclined()
+        paid_once.append(order.pk)
+        return real_pay(order=order)
+
+    monkeypatch.setattr(services, "order_pay", pay_then_decline)
+    with pytest.raises(PaymentDeclined):
+        services.bag_checkout(buyer=buyer, checkout_key="bag-1")
+    first, second = Order.objects.filter(checkout_key="bag-1").order_by("pk")
+    assert first.status == "paid"
+    assert second.status == "cancelled" and second.cancel_reason == "checkout_failed"
+    assert stock(shirt) == 6 and stock(other) == 4
+    assert list(BagItem.objects.values_list("variant_id", flat=True)) == [variant_of(other).pk]
