@@ -209,10 +209,67 @@ def _claim_batch(checkouts: list[Checkout]) -> tuple[list[Exception | None], lis
         except _Shortfall as shortfall:
             if len(checkouts) == 1:
                 return [shortfall.args[0]], []
+            # The last units: refuse at once, without touching a locked row, everyone the
+            # units left cannot serve in arrival order; claim the others one by one.
+            _refuse_beyond(checkouts, outcomes, now)
             claimed = _claim_one_by_one(checkouts, outcomes, now)
         except IntegrityError:
             claimed = _claim_one_by_one(checkouts, outcomes, now)
     return outcomes, claimed
+
+
+def _left(variant_ids, deal_ids, now: datetime) -> tuple[dict[int, int], dict[int, int]]:
+    """Units left per variant and per running deal, by plain reads: under PostgreSQL's
+    MVCC a read never waits for a row lock, so this answers at once however busy the
+    row is. A deal that is not running has 0 left."""
+    stock = dict(Variant.objects.filter(pk__in=list(variant_ids)).values_list("pk", "stock"))
+    deals: dict[int, int] = {}
+    if deal_ids:
+        deals = {
+            pk: quantity - sold
+            for pk, quantity, sold in Deal.objects.filter(
+                pk__in=list(deal_ids), status=Deal.Status.ACTIVE, ends_at__gt=now
+            ).values_list("pk", "quantity", "sold")
+        }
+    return stock, deals
+
+
+def _refusal(checkout: Checkout, stock: dict[int, int], deals: dict[int, int]) -> Exception | None:
+    """Why what is left cannot serve this checkout, or None; takes its units from the
+    counts when it can."""
+    variants, wanted_deals = checkout.demand()
+    for deal_id, quantity in wanted_deals.items():
+        if deal_id not in deals:
+            return DealEnded()
+        if deals[deal_id] < quantity:
+            return DealSoldOut([deal_id])
+    short = [pk for pk, quantity in variants.items() if stock.get(pk, 0) < quantity]
+    if short:
+        return OutOfStock(short)
+    for deal_id, quantity in wanted_deals.items():
+        deals[deal_id] -= quantity
+    for pk, quantity in variants.items():
+        stock[pk] -= quantity
+    return None
+
+
+def _refuse_beyond(checkouts: list[Checkout], outcomes: list[Exception | None], now) -> None:
+    variant_ids, deal_ids = set(), set()
+    for checkout in checkouts:
+        variants, deals = checkout.demand()
+        variant_ids |= set(variants)
+        deal_ids |= set(deals)
+    stock, deals = _left(variant_ids, deal_ids, now)
+    for index, checkout in enumerate(checkouts):
+        outcomes[index] = _refusal(checkout, stock, deals)
+
+
+def refusal_now(checkout: Checkout) -> Exception | None:
+    """Whether the checkout is already refused by what is left, read without waiting for
+    any lock (the conditional UPDATEs of the claim still decide)."""
+    variants, deals = checkout.demand()
+    stock, left = _left(variants, deals, timezone.now())
+    return _refusal(checkout, stock, left)
 
 
 def _announce(claimed: list[Checkout]) -> None:
@@ -235,6 +292,8 @@ def _claim_one_by_one(
     the batch's transaction, each buyer in a savepoint."""
     claimed = []
     for index, checkout in enumerate(checkouts):
+        if outcomes[index] is not None:
+            continue  # already refused
         try:
             with transaction.atomic():
                 variants, deals = checkout.demand()
@@ -351,7 +410,13 @@ def claim(checkout: Checkout) -> list[Order]:
     when this checkout key already made its orders.
 
     The caller holds no transaction (a caller inside one, such as a test, is claimed
-    alone, in that transaction): a claim may be made on another thread's connection."""
+    alone, in that transaction): a claim may be made on another thread's connection.
+
+    A checkout that what is left cannot serve is refused first, by a plain read: sold-out
+    answers never queue behind the row locks of the buyers still being served."""
+    refusal = refusal_now(checkout)
+    if refusal is not None:
+        raise refusal
     if connection.in_atomic_block or not getattr(settings, "ORDERS_CLAIM_BATCHING", True):
         outcomes, claimed = _claim_batch([checkout])
         _announce(claimed)

@@ -515,16 +515,16 @@ def bag_checkout(
 
 
 def after_claim(*, checkouts: list[Checkout]) -> None:
-    """Inside the claim's transaction: announce the new stock after commit, and end the
-    deals that the claim sold out."""
+    """Once a claim has committed (or inside the caller's transaction, for a claim made
+    in one): announce the new stock to the lives, and end the deals the claim sold out."""
     product_ids = sorted({line.product_id for c in checkouts for d in c.drafts for line in d.lines})
     deal_ids = sorted(
         {line.deal_id for c in checkouts for d in c.drafts for line in d.lines if line.deal_id}
     )
     announce_stock(product_ids=product_ids)
     if deal_ids:
-        # In the claim's transaction: the deal ends with the sale of its last unit, and the
-        # buyer after it is told "sold out" by the deal's state, not by a failed claim.
+        # Until the deal is ended here, a buyer after its last unit is refused by the deal's
+        # own count (DealSoldOut): it can never sell past its quantity.
         deals_end_sold_out(deal_ids=deal_ids)
 
 

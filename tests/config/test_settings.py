@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PROD = {
     "DEBUG": "0",
@@ -61,3 +63,44 @@ def test_production_refuses_to_start_without_a_webhook_secret():
     result = _manage("check", **env)
     assert result.returncode != 0
     assert "PAYMENTS_WEBHOOK_SECRET" in result.stderr
+
+
+POOL_PROBE = """
+import threading, time
+from django.db import connection
+pids, errors = set(), []
+def work():
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid(), pg_sleep(0.2)")
+            pids.add(cursor.fetchone()[0])
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()  # gives the connection back to the pool
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(pids), len(errors))
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_pool_bounds_the_connections_of_a_process():
+    """Eight requests at once in one process share a pool of three connections: none is
+    refused, and no more than three connections are opened."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    result = _manage("shell", "-c", POOL_PROBE, DATABASE_URL=url, DATABASE_POOL_MAX_SIZE="3")
+    assert result.returncode == 0, result.stderr
+    opened, errors = map(int, result.stdout.strip().splitlines()[-1].split())
+    assert errors == 0 and 1 <= opened <= 3
+
+
+def test_a_pool_needs_postgresql():
+    result = _manage("check", DATABASE_URL="sqlite:///unused.sqlite3", DATABASE_POOL_MAX_SIZE="5")
+    assert result.returncode != 0
+    assert "DATABASE_POOL_MAX_SIZE" in result.stderr
