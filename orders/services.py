@@ -618,7 +618,11 @@ def order_mark_paid(*, order_id: int) -> bool:
         changed = _transition(order_id, Order.Status.PAID, actor=None, kind="paid")
         if changed:
             Order.objects.filter(pk=order_id).update(paid_at=timezone.now())
-            order = Order.objects.select_related("shop", "buyer").get(pk=order_id)
+            order = (
+                Order.objects.select_related("shop", "buyer")
+                .prefetch_related("lines")
+                .get(pk=order_id)
+            )
             _post_paid(order)
             _announce_paid(order)
     if not changed:
@@ -664,40 +668,44 @@ def _refund_money(*, order: Order, amount_minor: int, key: str) -> str:
 # --- the ledger -----------------------------------------------------------------------------
 
 
-def _accounts(order: Order) -> dict[str, LedgerAccount]:
+def _accounts(order: Order, roles: set[str]) -> dict[str, LedgerAccount]:
+    """The ledger accounts an order's money moves between, by role: one query when they
+    exist, created on first use."""
     currency = order.currency
-    accounts = {
-        "external": account_get(
-            code=f"external:card:{order.payment_provider}:{currency}",
-            kind=LedgerAccount.Kind.EXTERNAL,
-            unit=currency,
-            allow_negative=True,
-            track_balance=False,
-        ),
-        # Every sale of a flash deal credits these: no cached balance, no hot row.
-        "merchant": account_get(
-            code=f"merchant:payable:shop:{order.shop_id}:{currency}",
-            kind=LedgerAccount.Kind.MERCHANT,
-            unit=currency,
-            owner=order.shop.owner,
-            track_balance=False,
-        ),
-        "platform": account_get(
-            code=f"platform:commission:{currency}",
-            kind=LedgerAccount.Kind.PLATFORM,
-            unit=currency,
-            track_balance=False,
-        ),
+    specs = {
+        "external": {
+            "code": f"external:card:{order.payment_provider}:{currency}",
+            "kind": LedgerAccount.Kind.EXTERNAL,
+            "allow_negative": True,
+        },
+        "merchant": {
+            "code": f"merchant:payable:shop:{order.shop_id}:{currency}",
+            "kind": LedgerAccount.Kind.MERCHANT,
+            "owner": User(pk=order.shop.owner_id),
+        },
+        "platform": {
+            "code": f"platform:commission:{currency}",
+            "kind": LedgerAccount.Kind.PLATFORM,
+        },
+        "creator": {
+            "code": f"earnings:affiliate:user:{order.creator_id}:{currency}",
+            "kind": LedgerAccount.Kind.EARNINGS,
+            "owner": User(pk=order.creator_id),
+        },
     }
-    if order.creator_id:
-        accounts["creator"] = account_get(
-            code=f"earnings:affiliate:user:{order.creator_id}:{currency}",
-            kind=LedgerAccount.Kind.EARNINGS,
-            unit=currency,
-            owner=User(pk=order.creator_id),
-            track_balance=False,
+    wanted = {role: specs[role] for role in roles}
+    found = {
+        account.code: account
+        for account in LedgerAccount.objects.filter(
+            code__in=[spec["code"] for spec in wanted.values()]
         )
-    return accounts
+    }
+    # Every sale of a flash deal credits these accounts: they keep no cached balance, so a
+    # posting appends entries and never waits for a hot row.
+    return {
+        role: found.get(spec["code"]) or account_get(unit=currency, track_balance=False, **spec)
+        for role, spec in wanted.items()
+    }
 
 
 def commission_split(*, amount_minor: int, platform_bp: int, affiliate_bp: int) -> tuple[int, int]:
@@ -711,7 +719,7 @@ def commission_split(*, amount_minor: int, platform_bp: int, affiliate_bp: int) 
 def _shares(order: Order, amounts: dict[int, int]) -> tuple[int, int]:
     """Commissions of these line amounts {line id: amount}."""
     platform = affiliate = 0
-    rates = dict(order.lines.values_list("pk", "affiliate_rate_bp"))
+    rates = {line.pk: line.affiliate_rate_bp for line in order.lines.all()}
     for line_id, amount in amounts.items():
         p, a = commission_split(
             amount_minor=amount,
@@ -726,18 +734,15 @@ def _shares(order: Order, amounts: dict[int, int]) -> tuple[int, int]:
 def _post(
     order: Order, *, kind: str, key: str, total: int, platform: int, affiliate: int, sign: int
 ):
-    accounts = _accounts(order)
-    amounts = [
-        ("external", -total),
-        ("merchant", total - platform - affiliate),
-        ("platform", platform),
-        ("creator", affiliate),
-    ]
-    lines = [
-        Line(accounts[name], sign * amount)
-        for name, amount in amounts
-        if amount and name in accounts
-    ]
+    amounts = {
+        "external": -total,
+        "merchant": total - platform - affiliate,
+        "platform": platform,
+        "creator": affiliate if order.creator_id else 0,
+    }
+    amounts = {role: amount for role, amount in amounts.items() if amount}
+    accounts = _accounts(order, set(amounts))
+    lines = [Line(accounts[role], sign * amount) for role, amount in amounts.items()]
     if len(lines) >= 2:
         ledger_post(kind=kind, key=key, lines=lines, memo=f"{order.reference}")
 
@@ -765,7 +770,7 @@ def _email_later(order_id: int, what: str) -> None:
 
 
 def _announce_paid(order: Order) -> None:
-    first_line = order.lines.select_related("product").first()
+    first_line = next(iter(order.lines.all()), None)
     if order.stream_id and first_line is not None:
         events.publish(
             order.stream_id,
