@@ -2,23 +2,29 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tapbuy_bench \\
     REDIS_URL=redis://127.0.0.1:6379/9 CACHE_PREFIX=bench CHANNEL_PREFIX=bench \\
-        .venv/bin/python bench/flash_sale.py --level 1 [--processes 2] [--threads 40]
+        .venv/bin/python bench/flash_sale.py --level 1 [--processes 2] [--threads 100] [--pool 40]
 
-    ... .venv/bin/python bench/flash_sale.py --level 2 --url http://127.0.0.1:8765 [--buyers 200]
+    ... .venv/bin/python bench/flash_sale.py --level 2 --url http://127.0.0.1:8765 \\
+        [--buyers 200] [--concurrency 200]
 
 Level 1 calls the stock claim directly: orders.claims.claim, the function that reserves
 the stock and creates the pending order in one transaction (order_place minus its reads
-and the payment). Buyers are threads in --processes forked processes, each thread with its
-own PostgreSQL connection, released together by one barrier; each keeps buying one unit
-until it is told "sold out", then taps --after more times (the crowd that keeps tapping
-after a sell-out). The same crowd, on the same data shape (a fresh product with --units in
-stock, one order and one line per unit, the same order drafts), runs each flow in turn:
+and the payment). Buyers are threads in --processes forked processes (200 buyers by
+default: 2 × 100), released together by one barrier; each keeps buying one unit until it
+is told "sold out", then taps --after more times (the crowd that keeps tapping after a
+sell-out). PostgreSQL allows 100 connections, so as in production the threads of a process
+share Django's psycopg pool (DATABASE_POOL_MAX_SIZE=--pool, 40 by default, set before
+Django starts): a buyer takes a connection for one attempt and gives it back after it, as
+a request does at its end, and a buyer that finds them all taken waits for one (at most
+DATABASE_POOL_TIMEOUT). Every flow runs through the same pools. The same crowd, on the
+same data shape (a fresh product with --units in stock, one order and one line per unit,
+the same order drafts), runs each flow in turn:
 
 - claim, flash deal: claims.claim with batching on, on a running deal of --units units of
   a live (the product has --units in stock too, so both run out together);
 - claim, plain stock: claims.claim with batching on, on the variant's stock;
 - claim, unbatched: claims.claim with ORDERS_CLAIM_BATCHING off (one conditional UPDATE
-  per buyer, each on its own connection);
+  per buyer, each in its own transaction);
 - SELECT … FOR UPDATE: in one transaction, lock the variant's row, check the stock,
   UPDATE it, INSERT the order and its line;
 - read then write (no lock): read the stock, then UPDATE it to the value read minus one and
@@ -27,14 +33,21 @@ stock, one order and one line per unit, the same order drafts), runs each flow i
 A flow that oversells never says sold out: every buyer stops once the crowd has made --cap
 times --units orders, and the oversold figure is then a lower bound.
 
+For each flow it prints orders/s (units sold over the time from the barrier to the end of
+the last successful attempt); claim and sold-out latencies, nearest rank, from an
+attempt's start (a wait for a connection included) to its end, where the sold-out answers
+are every refusal, also split into those asked before and after the last sale ended; the
+stock UPDATEs that took units; the most connections open to the database (sampled every
+50 ms); and the CPU time of the buyer processes and of the whole machine.
+
 Level 2 drives the sale over HTTP against a running `make serve` (WORKERS=2) pointed at the
 same database and Redis: --buyers users, each with a token and its own keep-alive
 connection, POST /api/v1/orders/ with an Idempotency-Key and payment_method "pm_card_ok" on
 a flash deal of --units units until told sold out (201 an order, 409 sold out; a 429 waits
-its Retry-After). At most --concurrency requests are in flight: the server opens one
-PostgreSQL connection per request in flight (a thread per request under ASGI, no pool),
-so 200 at once would pass PostgreSQL's default max_connections of 100. Start the server
-first, for example:
+its Retry-After; any other answer stops the buyer). At most --concurrency requests are in
+flight (every buyer by default): `make serve` gives each worker a pool of
+DATABASE_POOL_MAX_SIZE connections (20), and requests beyond it wait for one. Start the
+server first, for example:
 
     DATABASE_URL=... REDIS_URL=... PORT=8765 WORKERS=2 make serve
 
@@ -42,7 +55,8 @@ The script needs PostgreSQL (row locks) and creates its own users, shop, product
 in the database it is pointed at (level 1 migrates it first). Level 1 deletes them at the
 end. Level 2 cannot: paid orders post to the append-only ledger, whose accounts keep their
 shop and users, so it runs only on a database whose name contains "bench". Level 1 holds
-processes × threads + 2 connections and refuses to start when fewer are free.
+at most processes × --pool connections and a few of its own, and refuses to start when
+fewer are free.
 """
 
 from __future__ import annotations
@@ -150,9 +164,11 @@ FLOWS = [
 
 def _buyer(flow, buyer_id, variant_id, stream_id, after, cap, barrier, results):
     """One buyer thread: build its order draft as order_place does, wait for the others,
-    buy until sold out, tap `after` times more. Sends [(start, end, kind)], its stock
-    UPDATEs that took units, and the first unexpected error. A flow that oversells never
-    says sold out: every buyer stops once the crowd has `cap` orders (a shared count)."""
+    buy until sold out, tap `after` times more. Each attempt takes a connection from the
+    process's pool and gives it back at its end, as a request does; the time waiting for
+    one is in the attempt's time. Sends [(start, end, kind)], its stock UPDATEs that took
+    units, and the first unexpected error. A flow that oversells never says sold out:
+    every buyer stops once the crowd has `cap` orders (a shared count)."""
     from django.db import connection
 
     from accounts.models import User
@@ -180,6 +196,8 @@ def _buyer(flow, buyer_id, variant_id, stream_id, after, cap, barrier, results):
             payment=("pm_card_ok", "simulated"),
             checkout_key="draft",
         )
+        # Back to the pool: the buyers waiting at the barrier hold none.
+        connection.close()
         prefix = uuid.uuid4().hex[:12]
         barrier.wait(timeout=BARRIER_TIMEOUT)
         refusals = 0
@@ -195,6 +213,8 @@ def _buyer(flow, buyer_id, variant_id, stream_id, after, cap, barrier, results):
                 except (OutOfStock, DealEnded):
                     kind = "sold_out"
                     refusals += 1
+                finally:
+                    connection.close()  # back to the pool, as at the end of a request
                 attempts.append((start, time.monotonic(), kind))
                 if refusals > after or cap.value <= 0:
                     break
@@ -230,11 +250,46 @@ def _process(flow, buyer_ids, variant_id, stream_id, after, cap, window, barrier
         thread.start()
     for thread in threads:
         thread.join()
+    _close_pool()
+
+
+def _close_pool() -> None:
+    """Close this process's connection pool, if any. Before a fork, so that no child
+    inherits the parent's pooled connections or a pool without its worker threads."""
+    from django.db import connections
+
+    connections.close_all()
+    if connections["default"].settings_dict["OPTIONS"].get("pool"):
+        connections["default"].close_pool()
+
+
+def _count_connections(stop: threading.Event, peak: list[int]) -> None:
+    """Sample the connections open to this database every 50 ms, this one left out."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            while not stop.wait(0.05):
+                cursor.execute(
+                    "SELECT count(*) - 1 FROM pg_stat_activity WHERE datname = current_database()"
+                )
+                peak[0] = max(peak[0], cursor.fetchone()[0])
+    finally:
+        connection.close()
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU time the whole machine has spent busy since boot (Linux), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            ticks = [int(n) for n in stat.readline().split()[1:]]
+    except OSError:
+        return None
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def run_flow(flow: Flow, data: dict, args) -> dict:
-    from django.db import connections
-
     from orders.models import Order, OrderLine
     from shops.models import Variant
     from streams.models import Deal
@@ -245,8 +300,8 @@ def run_flow(flow: Flow, data: dict, args) -> dict:
     barrier = ctx.Barrier(len(buyers))
     cap = ctx.Value("q", args.cap * args.units)  # orders the crowd may still make
     results = ctx.Queue()
-    # A forked process must not share the parent's connection.
-    connections.close_all()
+    # A forked process must not share the parent's connections.
+    _close_pool()
     workers = [
         ctx.Process(
             target=_process,
@@ -265,17 +320,25 @@ def run_flow(flow: Flow, data: dict, args) -> dict:
         for p in range(args.processes)
     ]
     collected = []
+    stop, peak = threading.Event(), [0]
+    sampler = threading.Thread(target=_count_connections, args=(stop, peak))
+    cpu_before, busy_before, wall_before = os.times(), busy_cpu_seconds(), time.monotonic()
     try:
         for worker in workers:
             worker.start()
+        sampler.start()  # after the fork: its connection is the parent's own
         deadline = time.monotonic() + BARRIER_TIMEOUT + RUN_TIMEOUT
         for _ in buyers:
             collected.append(results.get(timeout=max(1, deadline - time.monotonic())))
     finally:
+        stop.set()
+        if sampler.is_alive():
+            sampler.join()
         for worker in workers:
             worker.join(timeout=30)
             if worker.is_alive():
                 worker.terminate()
+    cpu_after, busy_after, wall_after = os.times(), busy_cpu_seconds(), time.monotonic()
     errors = [error for _, _, error in collected if error]
     attempts = [a for buyer_attempts, _, _ in collected for a in buyer_attempts]
     sold = sum(OrderLine.objects.filter(variant_id=variant_id).values_list("quantity", flat=True))
@@ -286,6 +349,7 @@ def run_flow(flow: Flow, data: dict, args) -> dict:
     start = min(a[0] for a in attempts)
     sold_out_at = max(a[1] for a in ok)
     after = [a for a in refused if a[0] >= sold_out_at]
+    during = [a for a in refused if a[0] < sold_out_at]
     return {
         "flow": flow.name,
         "buyers": len(buyers),
@@ -298,9 +362,18 @@ def run_flow(flow: Flow, data: dict, args) -> dict:
         "seconds": sold_out_at - start,
         "per_second": len(ok) / (sold_out_at - start),
         "claim_ms": [1000 * (end - begin) for begin, end, _ in ok],
-        "sold_out_ms": [1000 * (end - begin) for begin, end, _ in after],
+        "sold_out_ms": [1000 * (end - begin) for begin, end, _ in refused],
+        "refused_during_ms": [1000 * (end - begin) for begin, end, _ in during],
+        "refused_after_ms": [1000 * (end - begin) for begin, end, _ in after],
         "takes": sum(t for _, t, _ in collected),
         "capped": cap.value <= 0,
+        "connections": peak[0],
+        # From the fork to the last buyer's exit (set-up of the buyers included): the buyer
+        # processes' CPU time, the whole machine's (PostgreSQL included), and what it had.
+        "cpu_buyers": (cpu_after.children_user + cpu_after.children_system)
+        - (cpu_before.children_user + cpu_before.children_system),
+        "cpu_busy": None if busy_before is None else busy_after - busy_before,
+        "cpu_available": (wall_after - wall_before) * (os.cpu_count() or 1),
         "errors": Counter(errors),
     }
 
@@ -440,8 +513,8 @@ def table(rounds: list[list[dict]]) -> str:
     """One line per flow; with several rounds, each cell is the range over them."""
     lines = [
         "| flow | orders/s | claim p50 | claim p99 | units sold | oversold | stock UPDATEs "
-        "| sold-out answer p50 | sold-out answer p99 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| sold-out answers | sold-out p50 | sold-out p99 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for index, first in enumerate(rounds[0]):
         rs = [rows[index] for rows in rounds]
@@ -458,6 +531,7 @@ def table(rounds: list[list[dict]]) -> str:
             f"| {span([percentile(r['claim_ms'], 99) for r in rs], ms)} "
             f"| {span([r['sold'] for r in rs], count)} | {oversold} "
             f"| {span([r['takes'] for r in rs], count)} "
+            f"| {span([len(r['sold_out_ms']) for r in rs], count)} "
             f"| {span([percentile(r['sold_out_ms'], 50) for r in rs], ms)} "
             f"| {span([percentile(r['sold_out_ms'], 99) for r in rs], ms)} |"
         )
@@ -482,6 +556,11 @@ def ratios(rounds: list[list[dict]]) -> list[str]:
     return out
 
 
+def cpu(row: dict) -> str:
+    busy = "" if row["cpu_busy"] is None else f", machine busy {row['cpu_busy']:.1f} s"
+    return f"buyers {row['cpu_buyers']:.1f} s{busy} of {row['cpu_available']:.1f} s"
+
+
 def free_connections() -> tuple[int, int]:
     from django.db import connection
 
@@ -499,14 +578,15 @@ def level_1(args) -> None:
     from django.core.management import call_command
 
     limit, used = free_connections()
-    need = args.processes * args.threads + 2
+    need = args.processes * args.pool + 4  # and the parent's pool: figures and the sampler
     if used + need > limit:
         sys.exit(f"needs {need} connections; {used} of {limit} are in use")
     call_command("migrate", verbosity=0)
     data = setup(args.processes * args.threads)
     print(
-        f"{args.processes} processes × {args.threads} buyer threads, {args.units:,} units, "
-        f"{args.after} taps after sold out; {used} other connections open"
+        f"{args.processes} processes × {args.threads} buyer threads sharing a pool of "
+        f"{args.pool} connections per process, {args.units:,} units, {args.after} taps after "
+        f"sold out; {used} other connections open"
     )
     flows = [
         flow
@@ -527,8 +607,16 @@ def level_1(args) -> None:
                 print(
                     f"  #{number} {row['flow']:<26} {row['per_second']:6,.0f} orders/s, "
                     f"{row['sold']:,} sold in {row['seconds']:.2f} s, stock left "
-                    f"{row['stock_left']}{deal}, {row['takes']:,} stock UPDATEs, load "
-                    f"{load:.1f} before, errors {dict(row['errors']) or 'none'}"
+                    f"{row['stock_left']}{deal}, {row['takes']:,} stock UPDATEs, at most "
+                    f"{row['connections']} connections, CPU {cpu(row)}, load {load:.1f} "
+                    f"before, errors {dict(row['errors']) or 'none'}"
+                )
+                during, after = row["refused_during_ms"], row["refused_after_ms"]
+                print(
+                    f"     sold-out answers asked before the last sale ended: {len(during)}, p50 "
+                    f"{ms(percentile(during, 50))}, max {ms(max(during, default=None))}; after "
+                    f"it: {len(after)}, p50 {ms(percentile(after, 50))}, max "
+                    f"{ms(max(after, default=None))}"
                 )
             rounds.append(rows)
     finally:
@@ -585,7 +673,7 @@ def _http_buyer(base, token, body, after, slots, start_gate, results):
                 try:
                     code = json.loads(text)["error"]["code"]
                 except (ValueError, KeyError, TypeError):
-                    code = text[:80].decode(errors="replace")
+                    code = response.reason  # an HTML error page
             attempts.append((begin, end, response.status, code))
             if response.status == 409:
                 refusals += 1
@@ -653,9 +741,17 @@ def level_2(args) -> None:
     ]
     for thread in threads:
         thread.start()
+    connection.close()  # the sampler's is then the only one of this process
+    stop, peak = threading.Event(), [0]
+    sampler = threading.Thread(target=_count_connections, args=(stop, peak))
+    sampler.start()
+    busy_before, wall_before = busy_cpu_seconds(), time.monotonic()
     gate.set()
     for thread in threads:
         thread.join(timeout=RUN_TIMEOUT)
+    busy_after, wall_after = busy_cpu_seconds(), time.monotonic()
+    stop.set()
+    sampler.join()
     attempts = [a for buyer in results for a in buyer]
     ok = [a for a in attempts if a[2] == 201]
     refused = [a for a in attempts if a[2] == 409]
@@ -675,7 +771,8 @@ def level_2(args) -> None:
     ).count()
     deal = Deal.objects.get(pk=deal_id)
     claim_ms = [1000 * (a[1] - a[0]) for a in ok]
-    sold_out_ms = [1000 * (a[1] - a[0]) for a in after]
+    sold_out_ms = [1000 * (a[1] - a[0]) for a in refused]
+    after_ms = [1000 * (a[1] - a[0]) for a in after]
     seconds = sold_out_at - start
     print(f"  answers: {dict(statuses)}")
     print(
@@ -689,8 +786,14 @@ def level_2(args) -> None:
         f"({deal.status}, {deal.ended_reason or '-'})"
     )
     print(
-        f"  sold-out answers after the sell-out: {len(sold_out_ms)}, p50 "
-        f"{ms(percentile(sold_out_ms, 50))}, p99 {ms(percentile(sold_out_ms, 99))}"
+        f"  sold-out answers: {len(sold_out_ms)}, p50 {ms(percentile(sold_out_ms, 50))}, p99 "
+        f"{ms(percentile(sold_out_ms, 99))}; asked after the last sale: {len(after_ms)}, p50 "
+        f"{ms(percentile(after_ms, 50))}, p99 {ms(percentile(after_ms, 99))}"
+    )
+    busy = "" if busy_before is None else f"machine busy {busy_after - busy_before:.1f} s of "
+    print(
+        f"  at most {peak[0]} connections to the database (the server's and Celery's); CPU: "
+        f"{busy}{(wall_after - wall_before) * (os.cpu_count() or 1):.1f} s"
     )
 
 
@@ -698,7 +801,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--level", type=int, choices=(1, 2), default=1)
     parser.add_argument("--processes", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=40, help="buyer threads per process")
+    parser.add_argument("--threads", type=int, default=100, help="buyer threads per process")
+    parser.add_argument(
+        "--pool", type=int, default=40, help="level 1: pooled connections per process at most"
+    )
     parser.add_argument("--units", type=int, default=1000)
     parser.add_argument("--after", type=int, default=5, help="taps after sold out")
     parser.add_argument(
@@ -709,10 +815,16 @@ def main() -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8765", help="level 2: the server")
     parser.add_argument("--buyers", type=int, default=200, help="level 2: buyers")
     parser.add_argument(
-        "--concurrency", type=int, default=40, help="level 2: requests in flight at most"
+        "--concurrency", type=int, help="level 2: requests in flight at most (default: every buyer)"
     )
     parser.add_argument("--flows", nargs="*", help="run only flows whose name contains these")
     args = parser.parse_args()
+    if args.concurrency is None:
+        args.concurrency = args.buyers
+    if args.level == 1:
+        # Django's psycopg pool, as `make serve` runs it (config/settings.py reads this when
+        # Django starts): every process's buyers share at most --pool connections.
+        os.environ["DATABASE_POOL_MAX_SIZE"] = str(args.pool)
 
     import django
 

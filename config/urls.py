@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("shops.urls")),
     path("", include("streams.urls")),
     path("", include("orders.urls")),
+    path("", include("payments.urls")),
     # The profile page with the apps' tabs (the Shop tab) overrides accounts' plain one.
     path("@<str:handle>", ProfileView.as_view(), name="profile"),
     path("", include("accounts.urls")),

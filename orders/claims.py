@@ -209,10 +209,13 @@ def _claim_batch(checkouts: list[Checkout]) -> tuple[list[Exception | None], lis
         except _Shortfall as shortfall:
             if len(checkouts) == 1:
                 return [shortfall.args[0]], []
-            # The last units: refuse at once, without touching a locked row, everyone the
-            # units left cannot serve in arrival order; claim the others one by one.
+            # The last units: refuse at once, by a plain read that waits for no lock,
+            # everyone the units left cannot serve in arrival order; claim the others
+            # together, or one by one if the rows changed meanwhile.
             _refuse_beyond(checkouts, outcomes, now)
-            claimed = _claim_one_by_one(checkouts, outcomes, now)
+            claimed = _claim_together(checkouts, outcomes, now)
+            if claimed is None:
+                claimed = _claim_one_by_one(checkouts, outcomes, now)
         except IntegrityError:
             claimed = _claim_one_by_one(checkouts, outcomes, now)
     return outcomes, claimed
@@ -264,25 +267,31 @@ def _refuse_beyond(checkouts: list[Checkout], outcomes: list[Exception | None], 
         outcomes[index] = _refusal(checkout, stock, deals)
 
 
-def refusal_now(checkout: Checkout) -> Exception | None:
-    """Whether the checkout is already refused by what is left, read without waiting for
-    any lock (the conditional UPDATEs of the claim still decide)."""
-    variants, deals = checkout.demand()
-    stock, left = _left(variants, deals, timezone.now())
-    return _refusal(checkout, stock, left)
-
-
-def _announce(claimed: list[Checkout]) -> None:
-    from .services import after_claim  # services imports this module
-
-    if not claimed:
-        return
+def _claim_together(
+    checkouts: list[Checkout], outcomes: list[Exception | None], now: datetime
+) -> list[Checkout] | None:
+    """Claim every checkout not yet refused in one go (in a savepoint); None when their
+    total no longer fits."""
+    chosen = [c for c, outcome in zip(checkouts, outcomes, strict=True) if outcome is None]
+    if not chosen:
+        return []
+    variants: dict[int, int] = defaultdict(int)
+    deals: dict[int, int] = defaultdict(int)
+    for checkout in chosen:
+        wanted_variants, wanted_deals = checkout.demand()
+        for key, value in wanted_variants.items():
+            variants[key] += value
+        for key, value in wanted_deals.items():
+            deals[key] += value
     try:
-        after_claim(checkouts=claimed)
-    except Exception:
-        # The orders are made and answered: a failed announcement must not turn them into
-        # errors. The deal sweep and the next stock change catch up.
-        log.exception("announcing %d claimed checkouts failed", len(claimed))
+        with transaction.atomic():
+            refusal = _take(variants, deals, now)
+            if refusal is not None:
+                raise _Shortfall(refusal)
+            _insert(chosen)
+    except (_Shortfall, IntegrityError):
+        return None
+    return chosen
 
 
 def _claim_one_by_one(
@@ -309,6 +318,19 @@ def _claim_one_by_one(
             # attempt): the caller finds and returns them.
             outcomes[index] = exc
     return claimed
+
+
+def _announce(claimed: list[Checkout]) -> None:
+    from .services import after_claim  # services imports this module
+
+    if not claimed:
+        return
+    try:
+        after_claim(checkouts=claimed)
+    except Exception:
+        # The orders are made and answered: a failed announcement must not turn them into
+        # errors. The deal sweep and the next stock change catch up.
+        log.exception("announcing %d claimed checkouts failed", len(claimed))
 
 
 # --- batching across the threads of a process ------------------------------------------
@@ -412,11 +434,9 @@ def claim(checkout: Checkout) -> list[Order]:
     The caller holds no transaction (a caller inside one, such as a test, is claimed
     alone, in that transaction): a claim may be made on another thread's connection.
 
-    A checkout that what is left cannot serve is refused first, by a plain read: sold-out
-    answers never queue behind the row locks of the buyers still being served."""
-    refusal = refusal_now(checkout)
-    if refusal is not None:
-        raise refusal
+    Sold-out answers do not queue behind the row locks of the buyers being served: the
+    caller refuses what is already sold out by a plain read (order_place does), and a
+    batch that does not fit refuses at once, by a plain read, those it cannot serve."""
     if connection.in_atomic_block or not getattr(settings, "ORDERS_CLAIM_BATCHING", True):
         outcomes, claimed = _claim_batch([checkout])
         _announce(claimed)

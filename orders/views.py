@@ -16,7 +16,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import ListView
@@ -26,7 +25,7 @@ from payments.forms import CardForm
 from payments.money import format_money
 from payments.provider_services import payment_method_add, payment_methods_list
 from shops.selectors import product_get_public
-from streams.models import Deal
+from streams.selectors import deal_running
 
 from . import selectors, services
 from .errors import InvalidOrder, PriceChanged
@@ -293,17 +292,6 @@ def _stream_id(request) -> int | None:
     return int(raw) if raw.isdigit() else None
 
 
-def _running_deal(stream_id: int | None, product_id: int) -> Deal | None:
-    if stream_id is None:
-        return None
-    return Deal.objects.filter(
-        stream_id=stream_id,
-        product_id=product_id,
-        status=Deal.Status.ACTIVE,
-        ends_at__gt=timezone.now(),
-    ).first()
-
-
 class BuySheetView(View):
     """/buy/<product>/?stream=<live>: pick an option and a quantity, confirm, done.
 
@@ -340,7 +328,7 @@ class BuySheetView(View):
         return render(self.request, template, context, status=status)
 
     def variants(self):
-        deal = _running_deal(self.stream_id, self.product.pk)
+        deal = deal_running(stream_id=self.stream_id, product_id=self.product.pk)
         variants = list(self.product.variants.all())
         for variant in variants:
             variant.sheet_price = (

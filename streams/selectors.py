@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Follow, User
 
-from .models import CarouselEvent, CarouselItem, Reminder, Stream
+from .models import CarouselEvent, CarouselItem, Deal, Reminder, Stream
 
 
 def _base() -> QuerySet[Stream]:
@@ -111,3 +111,15 @@ def carousel_order(*, stream: Stream) -> list[int]:
         .order_by("position", "pk")
         .values_list("product_id", flat=True)
     )
+
+
+def deal_running(*, stream_id: int | None, product_id: int) -> Deal | None:
+    """The live's flash deal on this product while it runs (its time not yet up)."""
+    if stream_id is None:
+        return None
+    return Deal.objects.filter(
+        stream_id=stream_id,
+        product_id=product_id,
+        status=Deal.Status.ACTIVE,
+        ends_at__gt=timezone.now(),
+    ).first()
