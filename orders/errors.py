@@ -1,4 +1,5 @@
 from config.errors import Conflict, DomainError, NotAllowed
+from payments.errors import PaymentMethodRequired  # noqa: F401 (raised by checkout)
 
 
 class InvalidOrder(DomainError):
@@ -67,14 +68,6 @@ class AddressRequired(DomainError):
 
     def __init__(self, message: str | None = None):
         super().__init__(message, fields={"address": [message or self.message]})
-
-
-class PaymentMethodRequired(DomainError):
-    code = "payment_method_required"
-    message = "Add a card first."
-
-    def __init__(self, message: str | None = None):
-        super().__init__(message, fields={"payment_method": [message or self.message]})
 
 
 class PaymentDeclined(DomainError):

@@ -31,7 +31,7 @@ from accounts.models import User
 from payments.errors import DomainError, InvalidPaymentMethod
 from payments.ledger import Line, account_get, ledger_post
 from payments.ledger_models import LedgerAccount
-from payments.provider_models import PaymentMethod
+from payments.provider_services import payment_method_resolve
 from payments.providers import get_provider
 from shops.models import Product, Shop, Variant
 from shops.services import announce_stock
@@ -53,7 +53,6 @@ from .errors import (
     OutOfStock,
     PaymentDeclined,
     PaymentFailed,
-    PaymentMethodRequired,
     PriceChanged,
     RefundTooLarge,
 )
@@ -248,31 +247,6 @@ def _resolve_address(buyer: User, address_id) -> dict:
     return address.snapshot()
 
 
-def _resolve_payment_method(buyer: User, payment_method) -> tuple[str, str]:
-    """(token, provider): a saved card of the buyer's, or a test method of the simulated
-    provider. Another user's token is refused like one that does not exist."""
-    provider = get_provider()
-    if payment_method in (None, ""):
-        saved = PaymentMethod.objects.filter(user=buyer, is_default=True).first()
-        if saved is None:
-            raise PaymentMethodRequired()
-        return saved.token, saved.provider
-    if not isinstance(payment_method, str) or len(payment_method) > 60:
-        raise InvalidPaymentMethod(str(payment_method)[:60])
-    if payment_method.isdigit():
-        saved = PaymentMethod.objects.filter(user=buyer, pk=int(payment_method)).first()
-    else:
-        saved = PaymentMethod.objects.filter(user=buyer, token=payment_method).first()
-    if saved is not None:
-        return saved.token, saved.provider
-    if provider.name == "simulated":
-        from payments.providers.simulated import TEST_PAYMENT_METHODS
-
-        if payment_method in TEST_PAYMENT_METHODS:
-            return payment_method, provider.name
-    raise InvalidPaymentMethod(payment_method)
-
-
 def _attribution(stream_id) -> Stream | None:
     if stream_id is None:
         return None
@@ -444,7 +418,7 @@ def order_place(
         return existing
     stream = _attribution(stream_id)
     address = _resolve_address(buyer, address_id)
-    payment = _resolve_payment_method(buyer, payment_method)
+    payment = payment_method_resolve(user=buyer, payment_method=payment_method)
     drafts = _drafts(
         buyer=buyer,
         items=items,

@@ -92,6 +92,14 @@ class RefundExceedsCaptured(Conflict):
     message = "Cannot refund more than was captured."
 
 
+class PaymentMethodRequired(DomainError):
+    code = "payment_method_required"
+    message = "Add a card first."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, fields={"payment_method": [message or self.message]})
+
+
 class PaymentMethodNotFound(DomainError):
     # The same answer for another user's card as for one that does not exist: ids are not
     # a way to learn what others saved.

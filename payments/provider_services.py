@@ -12,7 +12,12 @@ from django.db import transaction
 
 from accounts.models import User
 
-from .errors import PaymentMethodNotFound, TooManyPaymentMethods
+from .errors import (
+    InvalidPaymentMethod,
+    PaymentMethodNotFound,
+    PaymentMethodRequired,
+    TooManyPaymentMethods,
+)
 from .provider_models import PaymentMethod
 from .providers import get_provider
 
@@ -110,3 +115,31 @@ def payment_methods_list(*, user: User) -> list[PaymentMethod]:
     return list(
         PaymentMethod.objects.filter(user=user).order_by("-is_default", "-created_at", "-pk")
     )
+
+
+def payment_method_resolve(*, user: User, payment_method: str | None) -> tuple[str, str]:
+    """What a payment is made with, as (token, provider name): the user's default card
+    when none is named; a saved card of theirs by token or id; or, with the simulated
+    provider, one of its test methods (pm_card_ok, ...). Another user's card is refused
+    like one that does not exist (InvalidPaymentMethod); no card at all raises
+    PaymentMethodRequired."""
+    provider = get_provider()
+    if payment_method in (None, ""):
+        saved = payment_method_default(user=user)
+        if saved is None:
+            raise PaymentMethodRequired()
+        return saved.token, saved.provider
+    if not isinstance(payment_method, str) or len(payment_method) > 60:
+        raise InvalidPaymentMethod(str(payment_method)[:60])
+    if payment_method.isdigit():
+        saved = PaymentMethod.objects.filter(user=user, pk=int(payment_method)).first()
+    else:
+        saved = PaymentMethod.objects.filter(user=user, token=payment_method).first()
+    if saved is not None:
+        return saved.token, saved.provider
+    if provider.name == "simulated":
+        from .providers.simulated import TEST_PAYMENT_METHODS
+
+        if payment_method in TEST_PAYMENT_METHODS:
+            return payment_method, provider.name
+    raise InvalidPaymentMethod(payment_method)
