@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "shops",
     "streams",
     "orders",
+    "gifting",
 ]
 
 MIDDLEWARE = [
@@ -306,6 +307,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.Order.Status",
         "PaymentStateEnum": "orders.models.Order.PaymentState",
         "RefundStatusEnum": "orders.models.Refund.Status",
+        "CoinPurchaseStatusEnum": "gifting.models.CoinPurchase.Status",
     },
 }
 
@@ -362,6 +364,16 @@ ORDERS_PAYMENT_TIMEOUT_SECONDS = env.int("ORDERS_PAYMENT_TIMEOUT_SECONDS", defau
 # (orders/claims.py); 0 claims each at once.
 ORDERS_CLAIM_BATCH_WINDOW = env.float("ORDERS_CLAIM_BATCH_WINDOW", default=0.002)
 ORDERS_CLAIM_BATCHING = env.bool("ORDERS_CLAIM_BATCHING", default=True)
+
+# --- Gifting --------------------------------------------------------------------------------
+# The coin packs seed_demo puts on sale, as coins=price in TAPBUY_CURRENCY; staff manage the
+# packs in the admin afterwards.
+GIFTING_COIN_PACKS = env.list(
+    "GIFTING_COIN_PACKS",
+    default=["70=0.99", "350=4.99", "700=9.99", "1400=19.99", "3500=49.99", "7000=99.99"],
+)
+# Coin purchases per buyer (API and pages), on top of the general API rate.
+GIFTING_COINS_RATE = env.str("GIFTING_COINS_RATE", default="30/min")
 
 # --- I18N, static, media --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("shops.api_urls")),
     path("", include("streams.api_urls")),
     path("", include("orders.api_urls")),
+    path("", include("gifting.api_urls")),
 ]
 
 urlpatterns = [
@@ -33,6 +34,7 @@ urlpatterns = [
     path("", include("shops.urls")),
     path("", include("streams.urls")),
     path("", include("orders.urls")),
+    path("", include("gifting.urls")),
     path("", include("payments.urls")),
     # The profile page with the apps' tabs (the Shop tab) overrides accounts' plain one.
     path("@<str:handle>", ProfileView.as_view(), name="profile"),

@@ -1,5 +1,9 @@
 from config.errors import Conflict, DomainError, NotAllowed
-from payments.errors import PaymentMethodRequired  # noqa: F401 (raised by checkout)
+from payments.errors import (  # noqa: F401 (raised by checkout)
+    PaymentDeclined,
+    PaymentFailed,
+    PaymentMethodRequired,
+)
 
 
 class InvalidOrder(DomainError):
@@ -68,18 +72,6 @@ class AddressRequired(DomainError):
 
     def __init__(self, message: str | None = None):
         super().__init__(message, fields={"address": [message or self.message]})
-
-
-class PaymentDeclined(DomainError):
-    code = "payment_declined"
-    status = 402
-    message = "Your card was declined. Nothing was charged; try another card."
-
-
-class PaymentFailed(DomainError):
-    code = "payment_failed"
-    status = 502
-    message = "The payment could not be processed. Nothing was charged; try again."
 
 
 class OrderNotFound(DomainError):

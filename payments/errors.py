@@ -100,6 +100,18 @@ class PaymentMethodRequired(DomainError):
         super().__init__(message, fields={"payment_method": [message or self.message]})
 
 
+class PaymentDeclined(DomainError):
+    code = "payment_declined"
+    status = 402
+    message = "Your card was declined. Nothing was charged; try another card."
+
+
+class PaymentFailed(DomainError):
+    code = "payment_failed"
+    status = 502
+    message = "The payment could not be processed. Nothing was charged; try again."
+
+
 class PaymentMethodNotFound(DomainError):
     # The same answer for another user's card as for one that does not exist: ids are not
     # a way to learn what others saved.

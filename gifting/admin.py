@@ -1,0 +1,79 @@
+"""Coins and gifts in the admin: staff manage the coin packs and the gift catalog; coin
+purchases are read-only (their money moved through the ledger, which nobody edits)."""
+
+from django import forms
+from django.contrib import admin
+
+from accounts.errors import InvalidImage
+
+from . import services
+from .models import CoinPack, CoinPurchase, Gift
+
+
+@admin.register(CoinPack)
+class CoinPackAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "coins", "price_minor", "currency", "active", "position"]
+    list_editable = ["active", "position"]
+    list_filter = ["active", "currency"]
+    ordering = ["position", "coins", "pk"]
+
+
+@admin.register(CoinPurchase)
+class CoinPurchaseAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "buyer",
+        "coins",
+        "price_minor",
+        "currency",
+        "status",
+        "payment_state",
+        "created_at",
+        "paid_at",
+    ]
+    list_filter = ["status", "payment_state", "currency"]
+    list_select_related = ["buyer"]
+    search_fields = ["buyer__handle", "payment_ref", "checkout_key"]
+    raw_id_fields = ["buyer", "pack"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # no COUNT(*) over a million purchases per page
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class GiftForm(forms.ModelForm):
+    class Meta:
+        model = Gift
+        fields = ["name", "slug", "coins", "image", "level", "active", "position"]
+
+    def clean_image(self):
+        image = self.cleaned_data.get("image")
+        if (
+            image
+            and image is not getattr(self.instance, "image", None)
+            and hasattr(image, "content_type")
+        ):
+            # A new upload: only its checked, re-encoded pixels are stored.
+            try:
+                return services.gift_image_clean(upload=image)
+            except InvalidImage as exc:
+                raise forms.ValidationError(exc.message) from None
+        return image
+
+
+@admin.register(Gift)
+class GiftAdmin(admin.ModelAdmin):
+    form = GiftForm
+    list_display = ["name", "slug", "coins", "level", "active", "position"]
+    list_editable = ["active", "position"]
+    list_filter = ["active", "level"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    ordering = ["position", "coins", "pk"]

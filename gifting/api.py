@@ -1,0 +1,101 @@
+"""The coins API: the packs on sale, the caller's wallet, and buying coins.
+
+Buying coins moves money: it takes an Idempotency-Key header, and the same key with the
+same body returns the first answer, with another body a 409 (payments.idempotency)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from payments.idempotency import HEADER, idempotent_response, validate_key
+
+from . import selectors, services
+from .serializers import (
+    CoinBuySerializer,
+    CoinPackSerializer,
+    CoinPurchaseSerializer,
+    WalletSerializer,
+)
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description=(
+        "1 to 100 printable characters, new for each new purchase. A retry with the same key "
+        "and body gets the first answer; the same key with another body a 409."
+    ),
+)
+
+
+class CoinsThrottle(UserRateThrottle):
+    """Coin purchases per buyer, on top of the general API rate (GIFTING_COINS_RATE)."""
+
+    scope = "coins"
+
+    def get_rate(self):
+        return settings.GIFTING_COINS_RATE
+
+
+class CoinPackListApi(ListAPIView):
+    """The coin packs on sale, in the order staff set. Open to everyone."""
+
+    permission_classes = [AllowAny]
+    serializer_class = CoinPackSerializer
+    pagination_class = None  # a handful of packs, always shown together
+
+    def get_queryset(self):
+        return selectors.coin_packs_active()
+
+
+class WalletApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=WalletSerializer)
+    def get(self, request):
+        """The caller's coins and their latest movements, newest first."""
+        body = {
+            "coins": selectors.wallet_balance(user=request.user),
+            "history": selectors.wallet_history(user=request.user),
+        }
+        return Response(WalletSerializer(body).data)
+
+
+class WalletCoinsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get_throttles(self):
+        return [*super().get_throttles(), CoinsThrottle()]
+
+    @extend_schema(
+        request=CoinBuySerializer,
+        responses={201: CoinPurchaseSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request):
+        """Buy a coin pack. 201 with the purchase: paid (the coins are in the wallet), or
+        pending_payment while a delayed card waits for its issuer (the coins arrive with
+        the payment). 402 payment_declined (nothing credited), 404 for a pack not on sale."""
+        key = validate_key(request.headers.get(HEADER))
+        serializer = CoinBuySerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def buy():
+            purchase = services.coins_buy(
+                buyer=request.user,
+                pack_id=data["pack"],
+                payment_method=data.get("payment_method") or None,
+                checkout_key=f"api:{key}",
+            )
+            return status.HTTP_201_CREATED, CoinPurchaseSerializer(purchase).data
+
+        return idempotent_response(request, scope="gifting.coins", action=buy)

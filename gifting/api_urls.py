@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("coin-packs/", api.CoinPackListApi.as_view(), name="coin-pack-list"),
+    path("wallet/", api.WalletApi.as_view(), name="wallet"),
+    path("wallet/coins/", api.WalletCoinsApi.as_view(), name="wallet-coins"),
+]

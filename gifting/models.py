@@ -1,0 +1,129 @@
+"""Coins and gifts: the coin packs staff sell, each purchase of one, and the gift catalog.
+
+A user's coins are not a column here: they are the balance of the user's wallet account
+in the ledger (payments.ledger), credited by one posting when a purchase's payment is
+captured (gifting.services)."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from payments.money import CURRENCY_CHOICES
+
+GIFT_MAX_COINS = 30_000
+
+
+class CoinPack(models.Model):
+    """What a viewer can buy: so many coins for a price. Managed by staff in the admin;
+    a purchase copies the coins and price, so editing a pack changes no past purchase."""
+
+    coins = models.PositiveIntegerField()
+    price_minor = models.BigIntegerField(help_text="In minor units (cents): 499 is 4.99.")
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    active = models.BooleanField(default=True, help_text="Only active packs are on sale.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower comes first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "coins", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(coins__gte=1), name="coin_pack_coins_gte_1"),
+            # A free pack would mint coins without money: every pack costs something.
+            models.CheckConstraint(condition=Q(price_minor__gte=1), name="coin_pack_price_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coins:,} coins for {self.price_minor} {self.currency}"
+
+
+class CoinPurchase(models.Model):
+    """One purchase of a pack. Its coins reach the wallet only once the payment is
+    captured (pending_payment → paid, a compare-and-set); a declined card makes it failed."""
+
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", "Waiting for payment"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Payment failed"
+
+    class PaymentState(models.TextChoices):
+        NONE = "none", "Not started"
+        PENDING = "pending", "Waiting for the card issuer"
+        AUTHORIZED = "authorized", "Authorized, not yet captured"
+        CAPTURED = "captured", "Captured"
+        DECLINED = "declined", "Declined"
+        VOIDED = "voided", "Voided"
+
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="coin_purchases"
+    )
+    pack = models.ForeignKey(CoinPack, on_delete=models.PROTECT, related_name="purchases")
+    coins = models.PositiveIntegerField()
+    price_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT)
+    payment_method = models.CharField(max_length=100)
+    payment_provider = models.CharField(max_length=30)
+    payment_ref = models.CharField(max_length=100, blank=True)
+    payment_state = models.CharField(
+        max_length=12, choices=PaymentState.choices, default=PaymentState.NONE
+    )
+    payment_message = models.CharField(max_length=200, blank=True)
+    checkout_key = models.CharField(max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A retried Buy (double tap, client retry) finds the first purchase: one
+            # charge per checkout key, whatever races.
+            models.UniqueConstraint(
+                fields=["buyer", "checkout_key"], name="coin_purchase_once_per_key"
+            ),
+            models.CheckConstraint(condition=Q(coins__gte=1), name="coin_purchase_coins_gte_1"),
+            models.CheckConstraint(
+                condition=Q(price_minor__gte=1), name="coin_purchase_price_gte_1"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["buyer", "-created_at"], name="coin_purchase_buyer_idx"),
+            # The webhook's receiver finds the purchase by its provider's reference.
+            models.Index(fields=["payment_provider", "payment_ref"], name="coin_purchase_ref_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.coins:,} coins for {self.buyer_id} ({self.status})"
+
+
+class Gift(models.Model):
+    """A gift viewers send in a live, for its price in coins. Managed by staff."""
+
+    class Level(models.TextChoices):
+        SMALL = "small", "Small: floats in the corner"
+        LARGE = "large", "Large: crosses the video"
+        FULLSCREEN = "fullscreen", "Full screen"
+
+    name = models.CharField(max_length=40)
+    slug = models.SlugField(max_length=40, unique=True)
+    coins = models.PositiveIntegerField(
+        help_text=f"Its price in coins, 1 to {GIFT_MAX_COINS:,}.",
+        validators=[MinValueValidator(1), MaxValueValidator(GIFT_MAX_COINS)],
+    )
+    image = models.ImageField(upload_to="gifts/", blank=True)
+    level = models.CharField(max_length=12, choices=Level.choices, default=Level.SMALL)
+    active = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower comes first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "coins", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(coins__gte=1) & Q(coins__lte=GIFT_MAX_COINS),
+                name="gift_coins_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.coins:,} coins)"

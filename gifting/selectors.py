@@ -1,0 +1,53 @@
+"""Reads for coins and gifts: the packs on sale, a wallet's balance and its history."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from payments.ledger_models import LedgerAccount, LedgerEntry
+
+from .models import CoinPack, CoinPurchase, Gift
+
+
+def wallet_code(*, user_id: int) -> str:
+    return f"wallet:coins:user:{user_id}"
+
+
+def coin_packs_active() -> QuerySet[CoinPack]:
+    """The packs on sale, in the order staff set."""
+    return CoinPack.objects.filter(active=True).order_by("position", "coins", "pk")
+
+
+def gifts_active() -> QuerySet[Gift]:
+    return Gift.objects.filter(active=True).order_by("position", "coins", "pk")
+
+
+def wallet_balance(*, user: User) -> int:
+    """The user's coins: the wallet's cached balance, which ledger_post keeps equal to the
+    sum of its entries. 0 before the first purchase (no account yet)."""
+    balance = (
+        LedgerAccount.objects.filter(code=wallet_code(user_id=user.pk))
+        .values_list("balance", flat=True)
+        .first()
+    )
+    return balance or 0
+
+
+def wallet_history(*, user: User, limit: int = 50) -> list[LedgerEntry]:
+    """The wallet's entries, newest first, each with its transaction (entry.transaction.kind
+    says what moved the coins: "coins.purchased", later gifts sent). One query."""
+    return list(
+        LedgerEntry.objects.filter(account__code=wallet_code(user_id=user.pk))
+        .select_related("transaction")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def coin_purchases_for(*, buyer: User) -> QuerySet[CoinPurchase]:
+    """The buyer's purchases, newest first."""
+    return CoinPurchase.objects.filter(buyer=buyer).order_by("-created_at", "-pk")
+
+
+def coin_purchase_for(*, buyer: User, purchase_id: int) -> CoinPurchase | None:
+    return CoinPurchase.objects.filter(buyer=buyer, pk=purchase_id).first()

@@ -1,0 +1,309 @@
+"""Writes for coins: buying a coin pack and crediting the wallet once its payment is
+captured.
+
+The path of a tap on Buy: coins_buy creates the pending purchase (one per checkout key),
+then, with no transaction open, authorizes and captures its price through the payment
+provider. A card that succeeds makes the purchase paid at once; a declined one makes it
+failed and credits nothing; a delayed one leaves it pending until the provider's webhook
+(receivers.py). Paid means one ledger transaction: coins issued by the platform into the
+buyer's wallet, and the price from the outside world to the platform's coin sales.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.images import image_renditions
+from accounts.models import User
+from payments.errors import DomainError, InvalidPaymentMethod
+from payments.ledger import Line, account_get, ledger_post
+from payments.ledger_models import LedgerAccount
+from payments.provider_services import payment_method_resolve
+from payments.providers import get_provider
+
+from .errors import (
+    CoinPackNotFound,
+    InvalidCoinPurchase,
+    PaymentDeclined,
+    PaymentFailed,
+)
+from .models import CoinPack, CoinPurchase
+from .selectors import wallet_code
+
+log = logging.getLogger(__name__)
+
+COIN = "COIN"
+ISSUED_CODE = "platform:coins:issued"
+GIFT_IMAGE_SIZE = 256
+GIFT_IMAGE_MAX_BYTES = 5 * 1024 * 1024
+
+Status = CoinPurchase.Status
+PaymentState = CoinPurchase.PaymentState
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def wallet_account(*, user: User) -> LedgerAccount:
+    """The user's coin wallet, created on first use. Its cached balance guards every debit
+    (a conditional UPDATE in ledger_post): it never goes below zero."""
+    return account_get(
+        code=wallet_code(user_id=user.pk),
+        kind=LedgerAccount.Kind.WALLET,
+        unit=COIN,
+        owner=user,
+        allow_negative=False,
+        track_balance=True,
+    )
+
+
+def _issued_account() -> LedgerAccount:
+    # Every purchase debits it: no cached balance, so issuing coins never waits for its
+    # row. It goes negative by the coins in circulation.
+    return account_get(
+        code=ISSUED_CODE,
+        kind=LedgerAccount.Kind.PLATFORM,
+        unit=COIN,
+        allow_negative=True,
+        track_balance=False,
+    )
+
+
+def _external_account(provider: str, currency: str) -> LedgerAccount:
+    # The same account orders post to: the money that came in from cards.
+    return account_get(
+        code=f"external:card:{provider}:{currency}",
+        kind=LedgerAccount.Kind.EXTERNAL,
+        unit=currency,
+        allow_negative=True,
+        track_balance=False,
+    )
+
+
+def _sales_account(currency: str) -> LedgerAccount:
+    return account_get(
+        code=f"platform:coin-sales:{currency}",
+        kind=LedgerAccount.Kind.PLATFORM,
+        unit=currency,
+        track_balance=False,
+    )
+
+
+# --- buying coins ---------------------------------------------------------------------------
+
+
+def _check_key(checkout_key) -> str:
+    if not isinstance(checkout_key, str) or not 1 <= len(checkout_key) <= 120:
+        raise InvalidCoinPurchase(
+            fields={"checkout_key": ["A checkout key of 1 to 120 characters."]}
+        )
+    return checkout_key
+
+
+def _active_pack(pack_id) -> CoinPack:
+    if isinstance(pack_id, bool) or not isinstance(pack_id, int):
+        raise InvalidCoinPurchase(fields={"pack": ["A coin pack's id."]})
+    pack = CoinPack.objects.filter(pk=pack_id, active=True).first()
+    if pack is None:
+        raise CoinPackNotFound()
+    return pack
+
+
+def coins_buy(
+    *,
+    buyer: User,
+    pack_id: int,
+    checkout_key: str,
+    payment_method: str | None = None,
+) -> CoinPurchase:
+    """Buy an active coin pack with a card: the default one when payment_method is None,
+    a saved card's token or id, or a test method (pm_card_ok, pm_card_declined,
+    pm_card_delayed).
+
+    Returns the purchase: paid (the coins are in the wallet), or pending_payment while a
+    delayed card waits for its webhook. Raises CoinPackNotFound for an unknown or inactive
+    pack, PaymentDeclined (the purchase is failed, nothing credited), PaymentFailed,
+    PaymentMethodRequired, InvalidPaymentMethod and InvalidCoinPurchase for bad input.
+    The same checkout_key returns the purchase it made the first time, whatever its state.
+    The caller holds no transaction: payment calls go over the network."""
+    checkout_key = _check_key(checkout_key)
+    existing = CoinPurchase.objects.filter(buyer=buyer, checkout_key=checkout_key).first()
+    if existing is not None:
+        return existing
+    pack = _active_pack(pack_id)
+    token, provider = payment_method_resolve(user=buyer, payment_method=payment_method)
+    try:
+        with transaction.atomic():
+            purchase = CoinPurchase.objects.create(
+                buyer=buyer,
+                pack=pack,
+                coins=pack.coins,
+                price_minor=pack.price_minor,
+                currency=pack.currency,
+                payment_method=token,
+                payment_provider=provider,
+                checkout_key=checkout_key,
+            )
+    except IntegrityError:
+        # A retry with this key raced its first attempt, which made the purchase.
+        return CoinPurchase.objects.get(buyer=buyer, checkout_key=checkout_key)
+    coin_purchase_pay(purchase=purchase)
+    purchase.refresh_from_db()
+    return purchase
+
+
+def _fail(purchase_id: int, *, state: str | None = None, message: str = "", ref: str = ""):
+    changes = {"status": Status.FAILED, "payment_message": message[:200]}
+    if state:
+        changes["payment_state"] = state
+    if ref:
+        changes["payment_ref"] = ref
+    CoinPurchase.objects.filter(pk=purchase_id, status=Status.PENDING_PAYMENT).update(**changes)
+
+
+def coin_purchase_pay(*, purchase: CoinPurchase) -> CoinPurchase:
+    """Take the payment of a pending purchase through its provider. The caller holds no
+    transaction. Succeeded: the purchase is paid and its coins credited. Pending: it waits
+    for the webhook. Declined: the purchase is failed and PaymentDeclined raised."""
+    provider = get_provider(purchase.payment_provider)
+    try:
+        result = provider.authorize(
+            amount_minor=purchase.price_minor,
+            currency=purchase.currency,
+            payment_method=purchase.payment_method,
+            idempotency_key=f"coins:{purchase.pk}:authorize",
+            metadata={"coin_purchase": purchase.pk},
+        )
+    except DomainError as exc:
+        _fail(purchase.pk, message=exc.message)
+        if isinstance(exc, InvalidPaymentMethod):
+            raise
+        raise PaymentFailed() from exc
+    if result.status == "declined":
+        _fail(
+            purchase.pk,
+            state=PaymentState.DECLINED,
+            message=result.message,
+            ref=result.provider_ref,
+        )
+        raise PaymentDeclined(result.message or None)
+    if result.status == "failed":
+        _fail(purchase.pk, message=result.message, ref=result.provider_ref)
+        raise PaymentFailed()
+    state = PaymentState.PENDING if result.status == "pending" else PaymentState.AUTHORIZED
+    CoinPurchase.objects.filter(pk=purchase.pk, payment_state=PaymentState.NONE).update(
+        payment_ref=result.provider_ref, payment_state=state, payment_message=result.message[:200]
+    )
+    if state == PaymentState.AUTHORIZED:
+        coin_purchase_capture(purchase_id=purchase.pk)
+    return purchase
+
+
+def coin_purchase_capture(*, purchase_id: int) -> bool:
+    """Capture an authorized purchase's payment and credit its coins. Safe to run twice
+    (the provider call is idempotent on its key; marking paid is a compare-and-set). A
+    purchase failed meanwhile gets its authorization voided instead. The caller holds no
+    transaction."""
+    purchase = CoinPurchase.objects.filter(pk=purchase_id).first()
+    if purchase is None or purchase.payment_state != PaymentState.AUTHORIZED:
+        return False
+    if purchase.status != Status.PENDING_PAYMENT:
+        if purchase.status == Status.FAILED:
+            coin_purchase_void(purchase_id=purchase.pk)
+        return False
+    result = get_provider(purchase.payment_provider).capture(
+        provider_ref=purchase.payment_ref,
+        amount_minor=purchase.price_minor,
+        idempotency_key=f"coins:{purchase.pk}:capture",
+    )
+    if not result.succeeded:
+        log.warning("capture of coin purchase %s answered %s", purchase.pk, result.status)
+        return False
+    return coin_purchase_mark_paid(purchase_id=purchase.pk)
+
+
+def coin_purchase_mark_paid(*, purchase_id: int) -> bool:
+    """The payment is captured: pending_payment → paid and the coins posted to the wallet,
+    in one transaction. Returns whether this call made the change (a second call, or a
+    webhook arriving twice, credits nothing more). The caller holds no transaction."""
+    with transaction.atomic():
+        CoinPurchase.objects.filter(pk=purchase_id).update(payment_state=PaymentState.CAPTURED)
+        changed = CoinPurchase.objects.filter(pk=purchase_id, status=Status.PENDING_PAYMENT).update(
+            status=Status.PAID, paid_at=timezone.now()
+        )
+        if changed:
+            _post_paid(CoinPurchase.objects.select_related("buyer").get(pk=purchase_id))
+    if not changed:
+        purchase = CoinPurchase.objects.get(pk=purchase_id)
+        if purchase.status == Status.FAILED:
+            # Failed meanwhile (its payment_failed webhook won the race): no coins were
+            # credited, so the captured money goes back.
+            _refund_late_capture(purchase)
+    return bool(changed)
+
+
+def _refund_late_capture(purchase: CoinPurchase) -> None:
+    result = get_provider(purchase.payment_provider).refund(
+        provider_ref=purchase.payment_ref,
+        amount_minor=purchase.price_minor,
+        idempotency_key=f"coins:{purchase.pk}:refund:late-capture",
+    )
+    if not result.succeeded:
+        log.warning("refund of coin purchase %s answered %s", purchase.pk, result.status)
+
+
+def coin_purchase_void(*, purchase_id: int) -> None:
+    """Release the authorization of a purchase that failed meanwhile: no money stays
+    with Tapbuy for coins that were never credited."""
+    purchase = CoinPurchase.objects.get(pk=purchase_id)
+    if not purchase.payment_ref or purchase.payment_state not in (
+        PaymentState.PENDING,
+        PaymentState.AUTHORIZED,
+    ):
+        return
+    try:
+        get_provider(purchase.payment_provider).void(
+            provider_ref=purchase.payment_ref, idempotency_key=f"coins:{purchase.pk}:void"
+        )
+    except DomainError:
+        log.warning("could not void the payment of coin purchase %s", purchase.pk, exc_info=True)
+        return
+    CoinPurchase.objects.filter(pk=purchase.pk).update(payment_state=PaymentState.VOIDED)
+
+
+def _post_paid(purchase: CoinPurchase) -> None:
+    """One balanced transaction, two units: the coins leave the platform's issue account
+    for the wallet; the price leaves the outside world for the platform's coin sales."""
+    currency = purchase.currency
+    ledger_post(
+        kind="coins.purchased",
+        key=f"coins:{purchase.pk}:paid",
+        memo=f"{purchase.coins} coins",
+        lines=[
+            Line(_issued_account(), -purchase.coins),
+            Line(wallet_account(user=purchase.buyer), purchase.coins),
+            Line(_external_account(purchase.payment_provider, currency), -purchase.price_minor),
+            Line(_sales_account(currency), purchase.price_minor),
+        ],
+    )
+
+
+# --- the gift catalog ---------------------------------------------------------------------
+
+
+def gift_image_clean(*, upload) -> ContentFile:
+    """A gift's uploaded picture checked and re-encoded: a square WebP of at most 256 px,
+    without metadata. Raises accounts' InvalidImage with a message fit for staff."""
+    (rendition,) = image_renditions(
+        upload=upload,
+        widths=(GIFT_IMAGE_SIZE,),
+        max_bytes=GIFT_IMAGE_MAX_BYTES,
+        max_pixels=40_000_000,
+        square=True,
+    )
+    name = (getattr(upload, "name", "") or "gift").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return ContentFile(rendition.content.read(), name=f"{name[:40] or 'gift'}.webp")
