@@ -374,6 +374,18 @@ GIFTING_COIN_PACKS = env.list(
 )
 # Coin purchases per buyer (API and pages), on top of the general API rate.
 GIFTING_COINS_RATE = env.str("GIFTING_COINS_RATE", default="30/min")
+# The host's share of a gift's value, in basis points (5000 = 50 %); the platform keeps the rest.
+GIFTING_CREATOR_SHARE_BP = env.int("GIFTING_CREATOR_SHARE_BP", default=5000)
+# The value of one coin in minor units of TAPBUY_CURRENCY, for the host's earnings.
+GIFTING_COIN_VALUE_MINOR = env.int("GIFTING_COIN_VALUE_MINOR", default=1)
+# The most of one gift a viewer can send in one tap.
+GIFTING_MAX_QUANTITY = 9_999
+# Gift sends per sender (API), on top of the general API rate.
+GIFTING_GIFTS_RATE = env.str("GIFTING_GIFTS_RATE", default="300/min")
+if not 0 <= GIFTING_CREATOR_SHARE_BP <= 10_000:
+    raise ImproperlyConfigured("GIFTING_CREATOR_SHARE_BP is basis points, 0 to 10000.")
+if GIFTING_COIN_VALUE_MINOR < 1:
+    raise ImproperlyConfigured("GIFTING_COIN_VALUE_MINOR is at least 1.")
 
 # --- I18N, static, media --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

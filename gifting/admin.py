@@ -1,5 +1,6 @@
 """Coins and gifts in the admin: staff manage the coin packs and the gift catalog; coin
-purchases are read-only (their money moved through the ledger, which nobody edits)."""
+purchases and gift sends are read-only (their money moved through the ledger, which nobody
+edits)."""
 
 from django import forms
 from django.contrib import admin
@@ -7,7 +8,7 @@ from django.contrib import admin
 from accounts.errors import InvalidImage
 
 from . import services
-from .models import CoinPack, CoinPurchase, Gift
+from .models import CoinPack, CoinPurchase, Gift, GiftSend
 
 
 @admin.register(CoinPack)
@@ -77,3 +78,36 @@ class GiftAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     ordering = ["position", "coins", "pk"]
+
+
+@admin.register(GiftSend)
+class GiftSendAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "sender",
+        "creator",
+        "stream",
+        "gift",
+        "quantity",
+        "coins",
+        "creator_minor",
+        "platform_minor",
+        "currency",
+        "created_at",
+        "settled_at",
+    ]
+    list_filter = ["currency"]
+    list_select_related = ["sender", "creator", "stream", "gift"]
+    search_fields = ["sender__handle", "creator__handle"]
+    raw_id_fields = ["sender", "creator", "stream", "gift"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # no COUNT(*) over millions of sends per page
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,7 +1,9 @@
-"""The coins API: the packs on sale, the caller's wallet, and buying coins.
+"""The coins and gifts API: the packs on sale, the caller's wallet, buying coins, the gift
+catalog and sending a gift in a live.
 
-Buying coins moves money: it takes an Idempotency-Key header, and the same key with the
-same body returns the first answer, with another body a 409 (payments.idempotency)."""
+Buying coins and sending gifts move money: each takes an Idempotency-Key header, and the
+same key with the same body returns the first answer, with another body a 409
+(payments.idempotency)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ from .serializers import (
     CoinBuySerializer,
     CoinPackSerializer,
     CoinPurchaseSerializer,
+    GiftSendInputSerializer,
+    GiftSendSerializer,
+    GiftSerializer,
     WalletSerializer,
 )
 
@@ -99,3 +104,60 @@ class WalletCoinsApi(APIView):
             return status.HTTP_201_CREATED, CoinPurchaseSerializer(purchase).data
 
         return idempotent_response(request, scope="gifting.coins", action=buy)
+
+
+class GiftsThrottle(UserRateThrottle):
+    """Gift sends per sender, on top of the general API rate (GIFTING_GIFTS_RATE)."""
+
+    scope = "gifts"
+
+    def get_rate(self):
+        return settings.GIFTING_GIFTS_RATE
+
+
+class GiftListApi(ListAPIView):
+    """The gifts that can be sent, in the order staff set. Open to everyone."""
+
+    permission_classes = [AllowAny]
+    serializer_class = GiftSerializer
+    pagination_class = None  # the gift panel shows the whole catalog at once
+
+    def get_queryset(self):
+        return selectors.gifts_active()
+
+
+class StreamGiftsApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def get_throttles(self):
+        return [*super().get_throttles(), GiftsThrottle()]
+
+    @extend_schema(
+        request=GiftSendInputSerializer,
+        responses={201: GiftSendSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request, pk: int):
+        """Send a gift in a live on air: its coins leave the caller's wallet, the host earns
+        their share (creator_share, in minor units) and everyone watching sees gift.sent.
+        402 not_enough_coins, 409 stream_not_live, 400 gift_to_self, 404 for a gift that
+        cannot be sent."""
+        key = validate_key(request.headers.get(HEADER))
+        serializer = GiftSendInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def send():
+            sent = services.gift_send(
+                sender=request.user,
+                stream_id=pk,
+                gift_id=data["gift"],
+                quantity=data["quantity"],
+                idempotency_key=f"api:{key}",
+            )
+            wallet = selectors.wallet_balance(user=request.user)
+            return status.HTTP_201_CREATED, GiftSendSerializer(
+                sent, context={"wallet": wallet}
+            ).data
+
+        return idempotent_response(request, scope="gifting.gift", action=send)

@@ -21,3 +21,44 @@ class CoinPackNotFound(DomainError):
 
     def __init__(self, message: str | None = None):
         super().__init__(message, fields={"pack": [message or self.message]})
+
+
+class InvalidGift(DomainError):
+    """Bad input for a gift: field messages say what to fix."""
+
+    code = "invalid"
+    message = "Some fields are not valid."
+
+
+class GiftNotFound(DomainError):
+    # An inactive gift answers like one that never existed: it cannot be sent.
+    code = "not_found"
+    status = 404
+    message = "No such gift."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, fields={"gift": [message or self.message]})
+
+
+class LiveNotFound(DomainError):
+    code = "not_found"
+    status = 404
+    message = "No such live."
+
+
+class StreamNotLive(DomainError):
+    code = "stream_not_live"
+    status = 409
+    message = "This live is not on air: gifts go to lives on air."
+
+
+class GiftToSelf(DomainError):
+    code = "gift_to_self"
+    status = 400
+    message = "You cannot send gifts to your own live."
+
+
+class NotEnoughCoins(DomainError):
+    code = "not_enough_coins"
+    status = 402
+    message = "Not enough coins for this gift: buy more coins first."

@@ -127,3 +127,59 @@ class Gift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.coins:,} coins)"
+
+
+class GiftSend(models.Model):
+    """One tap on a gift in a live: the coins it cost and how their value was split, copied
+    at send time (a later change of price, share or host changes no past send). The coins
+    and money moved are one ledger transaction keyed by this row (gift:<id>)."""
+
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gifts_sent"
+    )
+    stream = models.ForeignKey(
+        "streams.Stream", on_delete=models.PROTECT, related_name="gift_sends"
+    )
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="gifts_received",
+        help_text="The live's host when the gift was sent: who earns it.",
+    )
+    gift = models.ForeignKey(Gift, on_delete=models.PROTECT, related_name="sends")
+    quantity = models.PositiveIntegerField()
+    coins = models.BigIntegerField(help_text="gift.coins × quantity, debited from the wallet.")
+    value_minor = models.BigIntegerField(help_text="The coins' value in minor units.")
+    creator_minor = models.BigIntegerField(help_text="The host's share of the value.")
+    platform_minor = models.BigIntegerField(help_text="The rest: the platform's commission.")
+    currency = models.CharField(max_length=3)
+    idempotency_key = models.CharField(max_length=120)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+    # Filled by settlement (a later slice): null while the earning is unsettled.
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A retried send (double tap, client retry) finds the first one: the coins are
+            # debited once per key, whatever races.
+            models.UniqueConstraint(
+                fields=["sender", "idempotency_key"], name="gift_send_once_per_key"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="gift_send_quantity_gte_1"),
+            models.CheckConstraint(condition=Q(coins__gte=1), name="gift_send_coins_gte_1"),
+            # The split keeps the value whole: nothing is created or lost by rounding.
+            models.CheckConstraint(
+                condition=Q(creator_minor__gte=0)
+                & Q(platform_minor__gte=0)
+                & Q(value_minor=models.F("creator_minor") + models.F("platform_minor")),
+                name="gift_send_split_whole",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["stream", "-created_at"], name="gift_send_stream_idx"),
+            models.Index(fields=["creator", "-created_at"], name="gift_send_creator_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × gift {self.gift_id} from {self.sender_id} in {self.stream_id}"

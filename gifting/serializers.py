@@ -1,11 +1,12 @@
-"""API shapes for coin packs, the wallet and coin purchases. Money is in integer minor
-units with its currency ("price": 499, "currency": "USD"); coins are integers."""
+"""API shapes for coin packs, the wallet, coin purchases, gifts and gift sends. Money is in
+integer minor units with its currency ("price": 499, "currency": "USD"); coins are integers."""
 
+from django.conf import settings
 from rest_framework import serializers
 
 from payments.ledger_models import LedgerEntry
 
-from .models import CoinPack, CoinPurchase
+from .models import CoinPack, CoinPurchase, Gift, GiftSend
 
 
 class CoinPackSerializer(serializers.ModelSerializer):
@@ -69,3 +70,43 @@ class CoinBuySerializer(serializers.Serializer):
             "pm_card_delayed). The default card when left out."
         ),
     )
+
+
+class GiftSerializer(serializers.ModelSerializer):
+    image = serializers.SerializerMethodField(help_text="The picture's URL, or null.")
+
+    class Meta:
+        model = Gift
+        fields = ["id", "name", "coins", "image", "level"]
+        read_only_fields = fields
+
+    def get_image(self, gift: Gift) -> str | None:
+        return gift.image.url if gift.image else None
+
+
+class GiftSendInputSerializer(serializers.Serializer):
+    gift = serializers.IntegerField(min_value=1, help_text="An active gift's id.")
+    quantity = serializers.IntegerField(
+        min_value=1,
+        max_value=settings.GIFTING_MAX_QUANTITY,
+        default=1,
+        help_text=f"How many of it, 1 to {settings.GIFTING_MAX_QUANTITY:,}.",
+    )
+
+
+class GiftSendSerializer(serializers.ModelSerializer):
+    gift = serializers.IntegerField(source="gift_id", read_only=True)
+    creator_share = serializers.IntegerField(
+        source="creator_minor",
+        read_only=True,
+        help_text="What the host earns from this send, in minor units of currency.",
+    )
+    wallet = serializers.SerializerMethodField(help_text="The sender's coins after the send.")
+
+    class Meta:
+        model = GiftSend
+        fields = ["id", "gift", "quantity", "coins", "creator_share", "currency", "wallet"]
+        read_only_fields = fields
+
+    def get_wallet(self, send: GiftSend) -> int:
+        return self.context["wallet"]

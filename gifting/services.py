@@ -7,31 +7,46 @@ provider. A card that succeeds makes the purchase paid at once; a declined one m
 failed and credits nothing; a delayed one leaves it pending until the provider's webhook
 (receivers.py). Paid means one ledger transaction: coins issued by the platform into the
 buyer's wallet, and the price from the outside world to the platform's coin sales.
+
+Sending a gift is one transaction: the GiftSend row, then one ledger posting that debits
+the wallet with a conditional UPDATE (never below zero, no read-then-write) and appends the
+host's and the platform's shares as entries on accounts without a cached balance, so that
+a hot creator's row is never locked. gift.sent goes to the live after commit.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.images import image_renditions
 from accounts.models import User
-from payments.errors import DomainError, InvalidPaymentMethod
+from payments.errors import DomainError, InsufficientFunds, InvalidPaymentMethod
 from payments.ledger import Line, account_get, ledger_post
 from payments.ledger_models import LedgerAccount
 from payments.provider_services import payment_method_resolve
 from payments.providers import get_provider
+from streams import events
+from streams.models import Stream
 
 from .errors import (
     CoinPackNotFound,
+    GiftNotFound,
+    GiftToSelf,
     InvalidCoinPurchase,
+    InvalidGift,
+    LiveNotFound,
+    NotEnoughCoins,
     PaymentDeclined,
     PaymentFailed,
+    StreamNotLive,
 )
-from .models import CoinPack, CoinPurchase
+from .models import CoinPack, CoinPurchase, Gift, GiftSend
 from .selectors import wallet_code
 
 log = logging.getLogger(__name__)
@@ -40,6 +55,9 @@ COIN = "COIN"
 ISSUED_CODE = "platform:coins:issued"
 GIFT_IMAGE_SIZE = 256
 GIFT_IMAGE_MAX_BYTES = 5 * 1024 * 1024
+# Sends of the same gift by the same viewer in one live this close together make one
+# growing animation on screen (the "combo" of gift.sent).
+COMBO_WINDOW = timedelta(seconds=5)
 
 Status = CoinPurchase.Status
 PaymentState = CoinPurchase.PaymentState
@@ -85,10 +103,37 @@ def _external_account(provider: str, currency: str) -> LedgerAccount:
 
 
 def _sales_account(currency: str) -> LedgerAccount:
+    # Credited by every purchase, debited by the value of every gift sent. Coins given
+    # without a sale (demo coins) are spent from it too, so it may go below zero.
     return account_get(
         code=f"platform:coin-sales:{currency}",
         kind=LedgerAccount.Kind.PLATFORM,
         unit=currency,
+        allow_negative=True,
+        track_balance=False,
+    )
+
+
+def earnings_account(*, creator: User, currency: str) -> LedgerAccount:
+    """The host's unsettled gift earnings. Every gift in their live credits it, so it keeps
+    no cached balance: each gift appends an entry and locks no row (settlement sums them)."""
+    return account_get(
+        code=f"earnings:gifts:user:{creator.pk}:{currency}",
+        kind=LedgerAccount.Kind.EARNINGS,
+        unit=currency,
+        owner=creator,
+        allow_negative=False,
+        track_balance=False,
+    )
+
+
+def _commission_account(currency: str) -> LedgerAccount:
+    # The platform's part of every gift: append-only like the earnings.
+    return account_get(
+        code=f"platform:gift-commission:{currency}",
+        kind=LedgerAccount.Kind.PLATFORM,
+        unit=currency,
+        allow_negative=False,
         track_balance=False,
     )
 
@@ -307,3 +352,123 @@ def gift_image_clean(*, upload) -> ContentFile:
     )
     name = (getattr(upload, "name", "") or "gift").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return ContentFile(rendition.content.read(), name=f"{name[:40] or 'gift'}.webp")
+
+
+# --- sending gifts ---------------------------------------------------------------------------
+
+
+def gift_split(*, coins: int) -> tuple[int, int, int]:
+    """(value, creator, platform) in minor units for so many coins: the host's share is
+    rounded down, the platform keeps the remainder, so the two always add up to the value."""
+    value = coins * settings.GIFTING_COIN_VALUE_MINOR
+    creator = value * settings.GIFTING_CREATOR_SHARE_BP // 10_000
+    return value, creator, value - creator
+
+
+def _check_send_input(quantity, idempotency_key, gift_id) -> None:
+    fields = {}
+    maximum = settings.GIFTING_MAX_QUANTITY
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= maximum:
+        fields["quantity"] = [f"A whole number from 1 to {maximum:,}."]
+    if isinstance(gift_id, bool) or not isinstance(gift_id, int):
+        fields["gift"] = ["A gift's id."]
+    if not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 120:
+        fields["idempotency_key"] = ["An idempotency key of 1 to 120 characters."]
+    if fields:
+        raise InvalidGift(fields=fields)
+
+
+def gift_send(
+    *, sender: User, stream_id: int, gift_id: int, quantity: int, idempotency_key: str
+) -> GiftSend:
+    """Debit the sender's coins and credit the host's earnings in one transaction.
+    Publishes gift.sent after commit. The caller holds no locks.
+
+    The host earns GIFTING_CREATOR_SHARE_BP of the coins' value (rounded down), the
+    platform the rest. The same idempotency_key returns the first send, whatever happened
+    since. Raises InvalidGift (quantity, gift or key malformed), GiftNotFound (unknown or
+    inactive gift), LiveNotFound, StreamNotLive (the live is not on air), GiftToSelf (the
+    host's own live) and NotEnoughCoins (nothing is debited or recorded)."""
+    _check_send_input(quantity, idempotency_key, gift_id)
+    existing = GiftSend.objects.filter(sender=sender, idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    gift = Gift.objects.filter(pk=gift_id, active=True).first()
+    if gift is None:
+        raise GiftNotFound()
+    stream = Stream.objects.select_related("host").filter(pk=stream_id).first()
+    if stream is None:
+        raise LiveNotFound()
+    if stream.status != Stream.Status.LIVE:
+        raise StreamNotLive()
+    if stream.host_id == sender.pk:
+        raise GiftToSelf()
+    coins = gift.coins * quantity
+    value, creator_minor, platform_minor = gift_split(coins=coins)
+    currency = settings.TAPBUY_CURRENCY
+    # Accounts are looked up (made on first use) before the transaction: it stays short,
+    # holding only the wallet row's lock from its conditional UPDATE until commit.
+    wallet = wallet_account(user=sender)
+    lines = [
+        Line(wallet, -coins),
+        Line(_issued_account(), coins),
+        Line(_sales_account(currency), -value),
+        Line(earnings_account(creator=stream.host, currency=currency), creator_minor),
+        Line(_commission_account(currency), platform_minor),
+    ]
+    try:
+        with transaction.atomic():
+            send = GiftSend.objects.create(
+                sender=sender,
+                stream=stream,
+                creator=stream.host,
+                gift=gift,
+                quantity=quantity,
+                coins=coins,
+                value_minor=value,
+                creator_minor=creator_minor,
+                platform_minor=platform_minor,
+                currency=currency,
+                idempotency_key=idempotency_key,
+            )
+            ledger_post(
+                kind="gift.sent",
+                key=f"gift:{send.pk}",
+                memo=f"{quantity} × {gift.name} in live {stream.pk}",
+                # A share rounded to nothing (a one-coin gift) is no entry.
+                lines=[line for line in lines if line.amount],
+            )
+            # One query, this send included: the client grows one animation per combo.
+            combo = GiftSend.objects.filter(
+                sender=sender,
+                stream=stream,
+                gift=gift,
+                created_at__gte=send.created_at - COMBO_WINDOW,
+                pk__lte=send.pk,
+            ).count()
+            events.publish(stream, "gift.sent", _gift_sent_data(send, sender, gift, combo))
+    except InsufficientFunds as exc:
+        raise NotEnoughCoins() from exc
+    except IntegrityError:
+        # A retry with this key raced its first attempt, which made the send.
+        existing = GiftSend.objects.filter(sender=sender, idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise
+        return existing
+    return send
+
+
+def _gift_sent_data(send: GiftSend, sender: User, gift: Gift, combo: int) -> dict:
+    return {
+        "id": send.pk,
+        "sender": {"handle": sender.handle, "name": sender.name},
+        "gift": {
+            "id": gift.pk,
+            "name": gift.name,
+            "image": gift.image.url if gift.image else None,
+            "level": gift.level,
+        },
+        "quantity": send.quantity,
+        "coins": send.coins,
+        "combo": combo,
+    }
