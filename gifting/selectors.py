@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from accounts.models import User
 from payments.ledger_models import LedgerAccount, LedgerEntry
 
-from .models import CoinPack, CoinPurchase, Gift
+from .models import CoinPack, CoinPurchase, Gift, GiftSend
 
 
 def wallet_code(*, user_id: int) -> str:
@@ -51,3 +51,15 @@ def coin_purchases_for(*, buyer: User) -> QuerySet[CoinPurchase]:
 
 def coin_purchase_for(*, buyer: User, purchase_id: int) -> CoinPurchase | None:
     return CoinPurchase.objects.filter(buyer=buyer, pk=purchase_id).first()
+
+
+def gift_totals_for_stream(*, stream_id: int) -> dict:
+    """What a live has received in gifts: {"gifts", "coins", "creator_minor"}, one query."""
+    totals = GiftSend.objects.filter(stream_id=stream_id).aggregate(
+        gifts=Count("pk"), coins=Sum("coins"), creator_minor=Sum("creator_minor")
+    )
+    return {
+        "gifts": totals["gifts"],
+        "coins": totals["coins"] or 0,
+        "creator_minor": totals["creator_minor"] or 0,
+    }

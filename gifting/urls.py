@@ -7,4 +7,6 @@ app_name = "gifting"
 urlpatterns = [
     path("wallet/", views.WalletView.as_view(), name="wallet"),
     path("wallet/coins", views.WalletBuyView.as_view(), name="buy"),
+    path("live/<int:pk>/gifts/", views.GiftPanelView.as_view(), name="panel"),
+    path("live/<int:pk>/gifts/summary", views.GiftSummaryView.as_view(), name="summary"),
 ]

@@ -1,23 +1,30 @@
 """The wallet page: the coin balance, its history, and the packs on sale with a Buy button
-each. Buying uses the default card, or the card form for a buyer who saved none."""
+each. Buying uses the default card, or the card form for a buyer who saved none.
+
+The gift panel over a live (an htmx partial in a dialog: the gifts, the balance, Send) and
+the host console's earnings summary for the live."""
 
 from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from config.errors import DomainError
 from payments.forms import CardForm
 from payments.provider_services import payment_method_add, payment_method_default
+from streams.models import Stream
 
 from . import selectors, services
 from .api import CoinsThrottle
-from .forms import CoinBuyForm
-from .models import CoinPurchase
+from .errors import NotEnoughCoins, StreamNotLive
+from .forms import CoinBuyForm, GiftSendForm
+from .models import CoinPurchase, GiftSend
 
 KIND_LABELS = {"coins.purchased": "Bought coins"}
 # The card form's fields for the names payment_method_add uses in its errors.
@@ -125,3 +132,123 @@ class WalletBuyView(WalletView):
         else:
             messages.error(request, "That payment failed: nothing was charged.")
         return redirect("gifting:wallet")
+
+
+# --- the gift panel over a live ----------------------------------------------------------------
+
+
+def _share_percent() -> str:
+    """The host's share as people read it: 5000 bp is "50 %", 3750 bp "37.5 %"."""
+    return f"{settings.GIFTING_CREATOR_SHARE_BP / 100:g} %"
+
+
+class GiftPanelView(View):
+    """GET: the panel for a signed-in viewer who is not the host (a log-in link for
+    anyone signed out). POST: send the chosen gift, then the panel again with the new
+    balance and a fresh token, or with the refusal in it (same status as the API's)."""
+
+    template_name = "gifting/partials/gift_panel.html"
+
+    def _stream(self, pk: int) -> Stream:
+        stream = get_object_or_404(Stream.objects.select_related("host"), pk=pk)
+        if self.request.user.is_authenticated and stream.host_id == self.request.user.pk:
+            raise PermissionDenied("Hosts do not send gifts to their own live.")
+        return stream
+
+    def get(self, request, pk: int):
+        stream = self._stream(pk)
+        error = "" if stream.status == Stream.Status.LIVE else StreamNotLive.message
+        return self.render(request, stream, error=error)
+
+    def post(self, request, pk: int):
+        if not request.user.is_authenticated:
+            return self.render(request, self._stream(pk), status=403)
+        stream = self._stream(pk)
+        form = GiftSendForm(request.POST)
+        if not form.is_valid():
+            maximum = settings.GIFTING_MAX_QUANTITY
+            return self.render(
+                request,
+                stream,
+                error=f"Choose a gift and a quantity from 1 to {maximum:,}.",
+                chosen=request.POST.get("gift", ""),
+                status=400,
+            )
+        data = form.cleaned_data
+        try:
+            send = services.gift_send(
+                sender=request.user,
+                stream_id=stream.pk,
+                gift_id=data["gift"],
+                quantity=data["quantity"],
+                idempotency_key=f"panel:{data['token']}",
+            )
+        except DomainError as exc:
+            return self.render(
+                request,
+                stream,
+                error=exc.message,
+                error_code=exc.code,
+                chosen=str(data["gift"]),
+                quantity=data["quantity"],
+                status=exc.status,
+            )
+        return self.render(request, stream, sent=send, chosen=str(send.gift_id))
+
+    def render(
+        self,
+        request,
+        stream: Stream,
+        *,
+        error: str = "",
+        error_code: str = "",
+        sent: GiftSend | None = None,
+        chosen: str = "",
+        quantity: int = 1,
+        status: int = 200,
+    ):
+        signed_in = request.user.is_authenticated
+        return render(
+            request,
+            self.template_name,
+            {
+                "stream": stream,
+                "signed_in": signed_in,
+                "gifts": list(selectors.gifts_active()) if signed_in else [],
+                "balance": selectors.wallet_balance(user=request.user) if signed_in else 0,
+                "share": _share_percent(),
+                # A fresh token per rendered panel: each Send from it is one gift, however
+                # often the request is retried.
+                "token": uuid.uuid4(),
+                "error": error,
+                "not_enough_coins": error_code == NotEnoughCoins.code,
+                "on_air": stream.status == Stream.Status.LIVE,
+                "sent": sent,
+                "chosen": chosen,
+                "quantity": quantity,
+            },
+            status=status,
+        )
+
+
+class GiftSummaryView(LoginRequiredMixin, View):
+    """The host console's gift earnings for this live: coins received and the host's
+    share in money. Loaded by htmx and reloaded by the page on each gift.sent."""
+
+    template_name = "gifting/partials/gift_summary.html"
+
+    def get(self, request, pk: int):
+        stream = get_object_or_404(Stream.objects.only("pk", "host_id"), pk=pk)
+        if stream.host_id != request.user.pk:
+            raise PermissionDenied("Only the host sees this live's earnings.")
+        totals = selectors.gift_totals_for_stream(stream_id=stream.pk)
+        return render(
+            request,
+            self.template_name,
+            {
+                "stream": stream,
+                **totals,
+                "currency": settings.TAPBUY_CURRENCY,
+                "share": _share_percent(),
+            },
+        )

@@ -194,7 +194,11 @@
         while (orders.children.length > 50) orders.lastElementChild.remove();
       }
     },
-    "gift.sent": (d) => tickerLine(`${d.sender} sent ${d.quantity > 1 ? d.quantity + " × " : ""}${d.gift}`),
+    "gift.sent": (d) => {
+      tickerLine(`${d.sender.name} sent ${d.quantity > 1 ? d.quantity + " × " : ""}${d.gift.name}`);
+      // The animation, the console's gift feed and earnings: static/gifting/gifts.js.
+      if (window.tapbuyGifts) window.tapbuyGifts.show(d);
+    },
   };
 
   // --- the socket ------------------------------------------------------------------------
