@@ -198,6 +198,10 @@ CELERY_BEAT_SCHEDULE = {
     "sessions-clear": {"task": "accounts.sessions_clear", "schedule": 60 * 60 * 6},
     "deals-sweep": {"task": "streams.deals_sweep", "schedule": 30},
     "orders-release-unpaid": {"task": "orders.release_unpaid", "schedule": 60},
+    "gifting-settle-earnings": {
+        "task": "gifting.settle_earnings",
+        "schedule": env.int("GIFTING_SETTLEMENT_PERIOD_SECONDS", default=60 * 60),
+    },
     "payments-simulated-webhooks-sweep": {
         "task": "payments.simulated_webhooks_sweep",
         "schedule": 60,
@@ -382,8 +386,17 @@ GIFTING_COIN_VALUE_MINOR = env.int("GIFTING_COIN_VALUE_MINOR", default=1)
 GIFTING_MAX_QUANTITY = 9_999
 # Gift sends per sender (API), on top of the general API rate.
 GIFTING_GIFTS_RATE = env.str("GIFTING_GIFTS_RATE", default="300/min")
+# Hosts' gift earnings settle into one statement per period of this length (UTC, from the
+# Unix epoch), by the gifting.settle_earnings task every period.
+GIFTING_SETTLEMENT_PERIOD_SECONDS = env.int("GIFTING_SETTLEMENT_PERIOD_SECONDS", default=60 * 60)
+# Hosts settled per transaction.
+GIFTING_SETTLEMENT_BATCH = env.int("GIFTING_SETTLEMENT_BATCH", default=500)
 if not 0 <= GIFTING_CREATOR_SHARE_BP <= 10_000:
     raise ImproperlyConfigured("GIFTING_CREATOR_SHARE_BP is basis points, 0 to 10000.")
+if GIFTING_SETTLEMENT_PERIOD_SECONDS < 60 or GIFTING_SETTLEMENT_BATCH < 1:
+    raise ImproperlyConfigured(
+        "GIFTING_SETTLEMENT_PERIOD_SECONDS >= 60, GIFTING_SETTLEMENT_BATCH >= 1."
+    )
 if GIFTING_COIN_VALUE_MINOR < 1:
     raise ImproperlyConfigured("GIFTING_COIN_VALUE_MINOR is at least 1.")
 

@@ -155,8 +155,17 @@ class GiftSend(models.Model):
     currency = models.CharField(max_length=3)
     idempotency_key = models.CharField(max_length=120)
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
-    # Filled by settlement (a later slice): null while the earning is unsettled.
+    # Filled by settlement (gifting.settlement): null while the earning is unsettled.
     settled_at = models.DateTimeField(null=True, blank=True)
+    # The statement that settled this earning. Attached once, by a conditional UPDATE
+    # (statement IS NULL): that condition is what keeps two settlements from both taking it.
+    statement = models.ForeignKey(
+        "EarningsStatement",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="gift_sends",
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -179,7 +188,50 @@ class GiftSend(models.Model):
         indexes = [
             models.Index(fields=["stream", "-created_at"], name="gift_send_stream_idx"),
             models.Index(fields=["creator", "-created_at"], name="gift_send_creator_idx"),
+            # What settlement looks for: only the unsettled rows, by host, so that the index
+            # stays small however many gifts were settled before.
+            models.Index(
+                fields=["creator", "currency", "created_at"],
+                condition=Q(statement__isnull=True),
+                name="gift_send_unsettled_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.quantity} × gift {self.gift_id} from {self.sender_id} in {self.stream_id}"
+
+
+class EarningsStatement(models.Model):
+    """A host's gift earnings settled for one period in one currency: every earning sent
+    before period_end that was still unsettled when settlement ran. Its totals are the
+    sums of its gift sends, kept in the same transaction as the ledger postings that moved
+    them from the host's unsettled earnings to their settled (payable) balance."""
+
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings_statements"
+    )
+    currency = models.CharField(max_length=3)
+    period_end = models.DateTimeField(help_text="Settles what was earned before this time.")
+    gift_count = models.PositiveIntegerField(default=0)
+    coins = models.BigIntegerField(default=0)
+    value_minor = models.BigIntegerField(default=0)
+    creator_minor = models.BigIntegerField(default=0, help_text="What the host was paid.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-period_end", "creator_id", "currency"]
+        constraints = [
+            # Two settlements of the same period (a rerun, a second worker) share one
+            # statement per host and currency: the INSERT of the second does nothing.
+            models.UniqueConstraint(
+                fields=["creator", "currency", "period_end"], name="earnings_statement_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(creator_minor__gte=0) & Q(value_minor__gte=models.F("creator_minor")),
+                name="earnings_statement_totals_sane",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.creator_id} {self.creator_minor} {self.currency} to {self.period_end}"
