@@ -1,8 +1,9 @@
-"""Reads for coins and gifts: the packs on sale, a wallet's balance and its history."""
+"""Reads for coins and gifts: the packs on sale, a wallet's balance and its history, a
+live's gift totals and its top gifters."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 
 from accounts.models import User
 from payments.ledger_models import LedgerAccount, LedgerEntry
@@ -63,3 +64,28 @@ def gift_totals_for_stream(*, stream_id: int) -> dict:
         "coins": totals["coins"] or 0,
         "creator_minor": totals["creator_minor"] or 0,
     }
+
+
+LEADERBOARD_SIZE = 5
+
+
+def top_gifters_for_stream(*, stream_id: int, limit: int = LEADERBOARD_SIZE) -> list[dict]:
+    """The live's top gifters: [{"handle", "name", "coins"}], most coins sent first, one
+    query. A tie goes to the sender who reached that total first (whose latest send is the
+    oldest), so that someone who only matches a total does not overtake, and the order
+    never depends on the database's whim."""
+    rows = (
+        GiftSend.objects.filter(stream_id=stream_id)
+        .values("sender_id", "sender__handle", "sender__display_name")
+        .annotate(total=Sum("coins"), last=Max("pk"))
+        .order_by("-total", "last")[:limit]
+    )
+    return [
+        {
+            "handle": row["sender__handle"],
+            # As User.name: the display name, else the handle.
+            "name": row["sender__display_name"] or row["sender__handle"],
+            "coins": row["total"],
+        }
+        for row in rows
+    ]

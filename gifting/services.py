@@ -47,7 +47,7 @@ from .errors import (
     StreamNotLive,
 )
 from .models import CoinPack, CoinPurchase, Gift, GiftSend
-from .selectors import wallet_code
+from .selectors import top_gifters_for_stream, wallet_code
 
 log = logging.getLogger(__name__)
 
@@ -446,7 +446,12 @@ def gift_send(
                 created_at__gte=send.created_at - COMBO_WINDOW,
                 pk__lte=send.pk,
             ).count()
-            events.publish(stream, "gift.sent", _gift_sent_data(send, sender, gift, combo))
+            # One more query per gift, in this transaction so that it counts this send: the
+            # live's top gifters, which every viewer's page re-renders from the event.
+            leaderboard = top_gifters_for_stream(stream_id=stream.pk)
+            events.publish(
+                stream, "gift.sent", _gift_sent_data(send, sender, gift, combo, leaderboard)
+            )
     except InsufficientFunds as exc:
         raise NotEnoughCoins() from exc
     except IntegrityError:
@@ -458,7 +463,9 @@ def gift_send(
     return send
 
 
-def _gift_sent_data(send: GiftSend, sender: User, gift: Gift, combo: int) -> dict:
+def _gift_sent_data(
+    send: GiftSend, sender: User, gift: Gift, combo: int, leaderboard: list[dict]
+) -> dict:
     return {
         "id": send.pk,
         "sender": {"handle": sender.handle, "name": sender.name},
@@ -471,4 +478,5 @@ def _gift_sent_data(send: GiftSend, sender: User, gift: Gift, combo: int) -> dic
         "quantity": send.quantity,
         "coins": send.coins,
         "combo": combo,
+        "leaderboard": leaderboard,
     }

@@ -9,4 +9,5 @@ urlpatterns = [
     path("wallet/coins", views.WalletBuyView.as_view(), name="buy"),
     path("live/<int:pk>/gifts/", views.GiftPanelView.as_view(), name="panel"),
     path("live/<int:pk>/gifts/summary", views.GiftSummaryView.as_view(), name="summary"),
+    path("live/<int:pk>/gifts/top", views.TopGiftersView.as_view(), name="top"),
 ]

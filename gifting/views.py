@@ -2,7 +2,7 @@
 each. Buying uses the default card, or the card form for a buyer who saved none.
 
 The gift panel over a live (an htmx partial in a dialog: the gifts, the balance, Send) and
-the host console's earnings summary for the live."""
+the host console's earnings summary for the live, and the live's top gifters."""
 
 from __future__ import annotations
 
@@ -250,5 +250,24 @@ class GiftSummaryView(LoginRequiredMixin, View):
                 **totals,
                 "currency": settings.TAPBUY_CURRENCY,
                 "share": _share_percent(),
+            },
+        )
+
+
+class TopGiftersView(View):
+    """The live's top gifters, for anyone watching (signed in or not). Loaded by htmx on
+    the live page; gift.sent carries the same list, which static/gifting/gifts.js renders
+    in place of this partial."""
+
+    template_name = "gifting/partials/leaderboard.html"
+
+    def get(self, request, pk: int):
+        stream = get_object_or_404(Stream.objects.only("pk"), pk=pk)
+        return render(
+            request,
+            self.template_name,
+            {
+                "stream": stream,
+                "leaders": selectors.top_gifters_for_stream(stream_id=stream.pk),
             },
         )

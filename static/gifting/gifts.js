@@ -1,5 +1,6 @@
 // Gifts in a live: the gift panel's dialog (htmx fills it with /live/<id>/gifts/), and the
-// gift.sent animation that streams/live.js hands to window.tapbuyGifts.show. Small gifts
+// gift.sent animation that streams/live.js hands to window.tapbuyGifts.show, and the live's
+// top gifters re-rendered from the leaderboard in each gift.sent. Small gifts
 // float up in a corner, large ones bigger, fullscreen ones fill the screen for ~2 s. A
 // combo (the same sender and gift again within seconds) grows one "×N" badge instead of
 // stacking animations. With prefers-reduced-motion nothing flies: the ticker line says it.
@@ -144,9 +145,45 @@
     }
   }
 
+  // --- the live's top gifters ------------------------------------------------------------------
+  // gift.sent carries the whole list, computed with the send: the block is rebuilt from it
+  // (the same markup as templates/gifting/partials/leaderboard.html), no request needed.
+  let leadersFromEvent = false;
+
+  function renderLeaders(leaders) {
+    const box = $("gift-leaderboard");
+    if (!box || !Array.isArray(leaders)) return;
+    leadersFromEvent = true;
+    const list = el("ol", "gift-leaders");
+    list.dataset.testid = "gift-leaders";
+    leaders.forEach((leader, index) => {
+      const coins = Number(leader.coins) || 0;
+      const item = el("li", "gift-leader");
+      item.dataset.handle = String(leader.handle);
+      item.append(
+        el("span", "gift-leader-rank", String(index + 1)), " ",
+        el("strong", "gift-leader-name", String(leader.name)), " ",
+        el("span", "gift-leader-handle muted", `@${leader.handle}`), " ",
+        el("span", "gift-leader-coins", `${coins.toLocaleString()} coin${coins === 1 ? "" : "s"}`),
+      );
+      list.append(item);
+    });
+    const empty = el("p", "muted gift-leaders-empty", "No gifts yet.");
+    empty.dataset.testid = "gift-leaders-empty";
+    empty.hidden = leaders.length > 0;
+    box.replaceChildren(list, empty);
+  }
+
+  // The block's first load answering after a gift.sent was rendered is older: keep the event's.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const target = event.detail.target;
+    if (leadersFromEvent && target && target.id === "gift-leaderboard") event.detail.shouldSwap = false;
+  });
+
   window.tapbuyGifts = {
     show(d) {
       if (!d || !d.gift || !d.sender) return;
+      renderLeaders(d.leaderboard);
       consoleFeed(d);
       if (reducedMotion && reducedMotion.matches) return;
       animate(d);

@@ -276,6 +276,7 @@ def test_gift_sent_reaches_the_live_after_commit(
         "quantity": 1,
         "coins": 500,
         "combo": 1,
+        "leaderboard": [{"handle": "viewer", "name": "Vera Viewer", "coins": 500}],
     }
 
 
