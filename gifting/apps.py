@@ -12,3 +12,10 @@ class GiftingConfig(AppConfig):
 
         payment_succeeded.connect(on_payment_succeeded, dispatch_uid="gifting.payment_succeeded")
         payment_failed.connect(on_payment_failed, dispatch_uid="gifting.payment_failed")
+
+        from streams.snapshots import register_part
+
+        from .selectors import top_gifters_for_stream
+
+        # A new viewer's snapshot carries the live's top gifters; gift.sent keeps them current.
+        register_part("leaderboard", lambda stream_id: top_gifters_for_stream(stream_id=stream_id))

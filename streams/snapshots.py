@@ -3,6 +3,9 @@ the events that update it, so that both always have the same shape."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.db.models import Prefetch, Sum
 
 from shops.models import ProductImage
@@ -104,6 +107,16 @@ def recent_chat(stream_id: int, limit: int = CHAT_LINES) -> list[dict]:
     return [chat_line(m, m.user) for m in reversed(list(lines))]
 
 
+# Parts of the snapshot that apps above streams own (gifting's top gifters), by key: each
+# a function of the stream id returning plain data. Registered in those apps' ready().
+EXTRA_PARTS: dict[str, Callable[[int], Any]] = {}
+
+
+def register_part(key: str, build: Callable[[int], Any]) -> None:
+    """Let a higher app add `key` to every snapshot (streams never imports it)."""
+    EXTRA_PARTS[key] = build
+
+
 def full(stream: Stream, *, viewers: int | None = None) -> dict:
     """Everything a new viewer needs, with the seq it is current as of. The seq is read
     first: an event published while this is built has a higher seq and reaches the viewer
@@ -118,4 +131,5 @@ def full(stream: Stream, *, viewers: int | None = None) -> dict:
         "viewers": {"now": viewers if viewers is not None else 0, "peak": stream.peak_viewers},
         "likes": stream.likes_count,
         "chat": recent_chat(stream.pk),
+        **{key: build(stream.pk) for key, build in EXTRA_PARTS.items()},
     }

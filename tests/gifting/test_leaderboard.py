@@ -218,3 +218,10 @@ def test_gifts_js_parses():
         ["node", "--check", str(script)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_new_viewers_snapshot_carries_the_top_gifters(live):
+    from streams import snapshots
+
+    assert "leaderboard" in snapshots.EXTRA_PARTS
+    assert snapshots.full(live)["leaderboard"] == []
