@@ -198,6 +198,7 @@ CELERY_BEAT_SCHEDULE = {
     "sessions-clear": {"task": "accounts.sessions_clear", "schedule": 60 * 60 * 6},
     "deals-sweep": {"task": "streams.deals_sweep", "schedule": 30},
     "orders-release-unpaid": {"task": "orders.release_unpaid", "schedule": 60},
+    "gifting-payouts-sweep": {"task": "gifting.payouts_sweep", "schedule": 5 * 60},
     "gifting-settle-earnings": {
         "task": "gifting.settle_earnings",
         "schedule": env.int("GIFTING_SETTLEMENT_PERIOD_SECONDS", default=60 * 60),
@@ -391,6 +392,8 @@ GIFTING_GIFTS_RATE = env.str("GIFTING_GIFTS_RATE", default="300/min")
 GIFTING_SETTLEMENT_PERIOD_SECONDS = env.int("GIFTING_SETTLEMENT_PERIOD_SECONDS", default=60 * 60)
 # Hosts settled per transaction.
 GIFTING_SETTLEMENT_BATCH = env.int("GIFTING_SETTLEMENT_BATCH", default=500)
+# The smallest payout a host may request, in minor units of TAPBUY_CURRENCY (1000 = 10.00).
+GIFTING_PAYOUT_MINIMUM_MINOR = env.int("GIFTING_PAYOUT_MINIMUM_MINOR", default=1000)
 if not 0 <= GIFTING_CREATOR_SHARE_BP <= 10_000:
     raise ImproperlyConfigured("GIFTING_CREATOR_SHARE_BP is basis points, 0 to 10000.")
 if GIFTING_SETTLEMENT_PERIOD_SECONDS < 60 or GIFTING_SETTLEMENT_BATCH < 1:
@@ -399,6 +402,8 @@ if GIFTING_SETTLEMENT_PERIOD_SECONDS < 60 or GIFTING_SETTLEMENT_BATCH < 1:
     )
 if GIFTING_COIN_VALUE_MINOR < 1:
     raise ImproperlyConfigured("GIFTING_COIN_VALUE_MINOR is at least 1.")
+if GIFTING_PAYOUT_MINIMUM_MINOR < 1:
+    raise ImproperlyConfigured("GIFTING_PAYOUT_MINIMUM_MINOR is at least 1.")
 
 # --- I18N, static, media --------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

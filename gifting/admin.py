@@ -3,12 +3,13 @@ purchases and gift sends are read-only (their money moved through the ledger, wh
 edits)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from accounts.errors import InvalidImage
+from config.errors import DomainError
 
-from . import services
-from .models import CoinPack, CoinPurchase, Gift, GiftSend
+from . import payouts, services
+from .models import CoinPack, CoinPurchase, Gift, GiftSend, Payout
 
 
 @admin.register(CoinPack)
@@ -111,3 +112,56 @@ class GiftSendAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Payout)
+class PayoutAdmin(admin.ModelAdmin):
+    """Staff decide on requested payouts with the actions; the rows change only through
+    gifting.payouts (their money moves through the ledger)."""
+
+    list_display = [
+        "pk",
+        "creator",
+        "amount_minor",
+        "currency",
+        "destination",
+        "status",
+        "decided_by",
+        "created_at",
+        "paid_at",
+    ]
+    list_filter = ["status", "currency"]
+    list_select_related = ["creator", "decided_by"]
+    search_fields = ["creator__handle", "provider_ref", "destination"]
+    raw_id_fields = ["creator", "decided_by"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    actions = ["approve", "reject"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _decide(self, request, queryset, service, done: str) -> None:
+        count = 0
+        for payout_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                service(payout_id=payout_id, actor=request.user, reason=f"{done} in the admin")
+                count += 1
+            except DomainError as exc:
+                self.message_user(request, f"Payout {payout_id}: {exc.message}", messages.ERROR)
+        if count:
+            self.message_user(request, f"{done} {count} payout(s).", messages.SUCCESS)
+
+    @admin.action(description="Approve the selected payouts (they are sent by a task)")
+    def approve(self, request, queryset):
+        self._decide(request, queryset, payouts.payout_approve, "Approved")
+
+    @admin.action(description="Reject the selected payouts (the money returns to the balance)")
+    def reject(self, request, queryset):
+        self._decide(request, queryset, payouts.payout_reject, "Rejected")

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from payments.idempotency import HEADER, idempotent_response, validate_key
 
-from . import selectors, services
+from . import payouts, selectors, services
 from .serializers import (
     CoinBuySerializer,
     CoinPackSerializer,
@@ -26,6 +26,8 @@ from .serializers import (
     GiftSendInputSerializer,
     GiftSendSerializer,
     GiftSerializer,
+    PayoutRequestSerializer,
+    PayoutSerializer,
     WalletSerializer,
 )
 
@@ -161,3 +163,48 @@ class StreamGiftsApi(APIView):
             ).data
 
         return idempotent_response(request, scope="gifting.gift", action=send)
+
+
+class PayoutListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=PayoutSerializer(many=True))
+    def get(self, request):
+        """Your payouts, newest first (the latest 100)."""
+        rows = selectors.payouts_for(creator=request.user)[:100]
+        return Response(PayoutSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=PayoutRequestSerializer,
+        responses={201: PayoutSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    def post(self, request):
+        """Request a payout of settled earnings: the amount is held at once and staff
+        approve or reject it. 201 with the payout (requested); 400 below the minimum;
+        409 not_enough_earnings (nothing held)."""
+        key = validate_key(request.headers.get(HEADER))
+        serializer = PayoutRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+
+        def ask():
+            payout = payouts.payout_request(
+                creator=request.user,
+                amount_minor=data["amount"],
+                destination=data["destination"],
+                idempotency_key=f"api:{key}",
+            )
+            return status.HTTP_201_CREATED, PayoutSerializer(payout).data
+
+        return idempotent_response(request, scope="gifting.payout", action=ask)
+
+
+class PayoutDetailApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=PayoutSerializer)
+    def get(self, request, pk: int):
+        """One of your payouts; 404 for anyone else's."""
+        payout = selectors.payout_for(creator=request.user, payout_id=pk)
+        return Response(PayoutSerializer(payout).data)

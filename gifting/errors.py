@@ -1,4 +1,4 @@
-from config.errors import DomainError
+from config.errors import Conflict, DomainError
 from payments.errors import (  # noqa: F401 (raised by coin purchases)
     PaymentDeclined,
     PaymentFailed,
@@ -62,3 +62,33 @@ class NotEnoughCoins(DomainError):
     code = "not_enough_coins"
     status = 402
     message = "Not enough coins for this gift: buy more coins first."
+
+
+class InvalidPayout(DomainError):
+    """Bad input: field messages say what to fix."""
+
+    code = "invalid"
+    message = "Some fields are not valid."
+
+
+class NotEnoughEarnings(Conflict):
+    code = "not_enough_earnings"
+    message = "Not enough settled earnings for this payout."
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message, fields={"amount": [message or self.message]})
+
+
+class PayoutNotFound(DomainError):
+    # Another host's payout answers like one that does not exist.
+    code = "not_found"
+    status = 404
+    message = "No such payout."
+
+
+class PayoutStateConflict(Conflict):
+    code = "payout_state_conflict"
+    message = "The payout is not in a state that allows this."
+
+
+# --- accounts ------------------------------------------------------------------------------

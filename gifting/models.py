@@ -235,3 +235,63 @@ class EarningsStatement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.creator_id} {self.creator_minor} {self.currency} to {self.period_end}"
+
+
+class Payout(models.Model):
+    """A host's request to be paid some of their settled earnings, and what became of it.
+
+    Requesting moves the amount from the settled balance into a hold (ledger
+    `payout:<id>:hold`); staff approve or reject; an approved payout is sent to the provider
+    by the gifting.payout_execute task. Paid moves the hold to the outside world; rejected
+    or failed moves it back to the settled balance (gifting.payouts)."""
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested: waiting for staff"
+        APPROVED = "approved", "Approved: queued for sending"
+        SENDING = "sending", "Sending to the provider"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed: the money is back in the balance"
+        REJECTED = "rejected", "Rejected: the money is back in the balance"
+
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
+    )
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    destination = models.CharField(
+        max_length=40, help_text="The payout account's reference at the provider."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.REQUESTED)
+    idempotency_key = models.CharField(max_length=120)
+    reason = models.CharField(max_length=200, blank=True, help_text="Staff's note on deciding.")
+    provider = models.CharField(max_length=30, blank=True)
+    provider_ref = models.CharField(max_length=100, blank=True)
+    failure_code = models.CharField(max_length=40, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payouts_decided",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A retried request (double tap, client retry) finds the first payout: the
+            # earnings are held once per key, whatever races.
+            models.UniqueConstraint(
+                fields=["creator", "idempotency_key"], name="payout_once_per_key"
+            ),
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payout_amount_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["creator", "-created_at"], name="payout_creator_idx"),
+            models.Index(fields=["status", "created_at"], name="payout_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"payout {self.pk}: {self.amount_minor} {self.currency} to {self.creator_id}"

@@ -8,7 +8,8 @@ from django.db.models import Count, Max, QuerySet, Sum
 from accounts.models import User
 from payments.ledger_models import LedgerAccount, LedgerEntry
 
-from .models import CoinPack, CoinPurchase, Gift, GiftSend
+from .errors import PayoutNotFound
+from .models import CoinPack, CoinPurchase, Gift, GiftSend, Payout
 
 
 def wallet_code(*, user_id: int) -> str:
@@ -89,3 +90,16 @@ def top_gifters_for_stream(*, stream_id: int, limit: int = LEADERBOARD_SIZE) -> 
         }
         for row in rows
     ]
+
+
+def payouts_for(*, creator: User) -> QuerySet[Payout]:
+    """The host's own payouts, newest first."""
+    return Payout.objects.filter(creator=creator).order_by("-created_at", "-pk")
+
+
+def payout_for(*, creator: User, payout_id: int) -> Payout:
+    """One of the host's payouts; another host's is PayoutNotFound like a missing one."""
+    payout = payouts_for(creator=creator).filter(pk=payout_id).first()
+    if payout is None:
+        raise PayoutNotFound()
+    return payout

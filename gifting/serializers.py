@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from payments.ledger_models import LedgerEntry
 
-from .models import CoinPack, CoinPurchase, Gift, GiftSend
+from .models import CoinPack, CoinPurchase, Gift, GiftSend, Payout
 
 
 class CoinPackSerializer(serializers.ModelSerializer):
@@ -110,3 +110,36 @@ class GiftSendSerializer(serializers.ModelSerializer):
 
     def get_wallet(self, send: GiftSend) -> int:
         return self.context["wallet"]
+
+
+class PayoutRequestSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(
+        min_value=1,
+        help_text=(
+            "In minor units of the site's currency, at least GIFTING_PAYOUT_MINIMUM_MINOR "
+            "and at most your settled earnings."
+        ),
+    )
+    destination = serializers.CharField(
+        max_length=40, help_text='Your payout account\'s reference ("acct_ok" in the demo).'
+    )
+
+
+class PayoutSerializer(serializers.ModelSerializer):
+    amount = serializers.IntegerField(source="amount_minor", read_only=True)
+
+    class Meta:
+        model = Payout
+        fields = [
+            "id",
+            "amount",
+            "currency",
+            "destination",
+            "status",
+            "reason",
+            "failure_code",
+            "created_at",
+            "decided_at",
+            "paid_at",
+        ]
+        read_only_fields = fields

@@ -122,3 +122,12 @@ class PaymentProvider(ABC):
     def verify_webhook(self, *, body: bytes, headers: Mapping[str, str]) -> VerifiedEvent:
         """Check a webhook's signature and freshness and parse it. Raises a WebhookRefused
         subclass (bad signature, timestamp out of tolerance, malformed event)."""
+
+    def payout(
+        self, *, amount_minor: int, currency: str, destination: str, idempotency_key: str
+    ) -> ProviderResult:
+        """Send amount_minor to a payout account (destination: the provider's reference of
+        a creator's bank account or card). succeeded: sent; failed or declined: nothing was
+        sent (decline_code says why). Not abstract: a provider that takes payments but
+        sends no payouts still loads, and refuses here."""
+        raise NotImplementedError(f"The {self.name} provider does not send payouts.")

@@ -12,6 +12,9 @@ Test cards, typed in the card form or given as the API's payment_method:
 
 Any other number that passes the checks of payments.cards succeeds; a number that fails
 them is refused when tokenized. A saved card past its expiry is declined ("expired_card").
+
+Payouts: the destination "acct_fail" fails (status "failed", decline_code "payout_failed");
+any other destination (such as "acct_ok") is paid.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ DECLINE_MESSAGES = {
     "card_declined": "Your card was declined.",
     "expired_card": "Your card has expired.",
 }
+PAYOUT_FAIL_DESTINATION = "acct_fail"
+PAYOUT_FAIL_MESSAGE = "The payout account refused the transfer."
 PENDING_MESSAGE = "Waiting for the card issuer to confirm the payment."
 MAX_KEY_LENGTH = 150
 # The sweep re-sends the webhooks of delayed payments this long after they were due (their
@@ -371,6 +376,62 @@ class SimulatedProvider(PaymentProvider):
                 raise
             return replayed
         return _result(operation, charge.ref)
+
+    # --- payouts ------------------------------------------------------------------------
+
+    def payout(
+        self, *, amount_minor: int, currency: str, destination: str, idempotency_key: str
+    ) -> ProviderResult:
+        """Pay out by the destination: "acct_fail" fails, anything else is paid. The same
+        key returns the first answer (one transfer per key), like every other call here.
+        The transfer is kept as a charge row of its own (ref po_sim_...) so that it is
+        recorded and replayed through SimulatedOperation as the payments are."""
+        _check_amount(amount_minor)
+        if currency not in EXPONENTS:
+            raise InvalidAmount(f"Unknown currency {currency!r}.", field="currency")
+        if not isinstance(destination, str) or not 1 <= len(destination) <= 40:
+            raise InvalidAmount("Unknown payout destination.", field="destination")
+        key = _check_key(idempotency_key)
+        fingerprint = _fingerprint(
+            "payout", amount_minor=amount_minor, currency=currency, destination=destination
+        )
+        replayed = _replay(key, fingerprint)
+        if replayed is not None:
+            return replayed
+        fails = destination == PAYOUT_FAIL_DESTINATION
+        decline_code = "payout_failed" if fails else ""
+        try:
+            with transaction.atomic():
+                transfer = SimulatedCharge.objects.create(
+                    ref=_new_id("po_sim_"),
+                    status=(
+                        SimulatedCharge.Status.DECLINED
+                        if fails
+                        else SimulatedCharge.Status.AUTHORIZED
+                    ),
+                    behaviour=Behaviour.DECLINED if fails else Behaviour.OK,
+                    payment_method=destination,
+                    currency=currency,
+                    amount_minor=amount_minor,
+                    decline_code=decline_code,
+                    metadata={"payout": True},
+                )
+                operation = SimulatedOperation.objects.create(
+                    idempotency_key=key,
+                    fingerprint=fingerprint,
+                    kind="payout",
+                    charge=transfer,
+                    status="failed" if fails else "succeeded",
+                    amount_minor=amount_minor,
+                    decline_code=decline_code,
+                    message=PAYOUT_FAIL_MESSAGE if fails else "",
+                )
+        except IntegrityError:
+            replayed = _replay(key, fingerprint)
+            if replayed is None:
+                raise
+            return replayed
+        return _result(operation, transfer.ref)
 
     # --- cards and webhooks ---------------------------------------------------------------
 
