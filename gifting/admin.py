@@ -39,6 +39,21 @@ class CoinPurchaseAdmin(admin.ModelAdmin):
     raw_id_fields = ["buyer", "pack"]
     date_hierarchy = "created_at"
     show_full_result_count = False  # no COUNT(*) over a million purchases per page
+    actions = ["refund"]
+
+    @admin.action(description="Refund selected purchases (their coins leave the wallet)")
+    def refund(self, request, queryset):
+        done = 0
+        for purchase in queryset.order_by("pk"):
+            try:
+                services.coin_purchase_refund(purchase_id=purchase.pk, actor=request.user)
+                done += 1
+            except DomainError as exc:
+                self.message_user(
+                    request, f"Purchase {purchase.pk}: {exc.message}", messages.WARNING
+                )
+        if done:
+            self.message_user(request, f"Refunded {done} purchase(s).", messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False

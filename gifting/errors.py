@@ -92,3 +92,16 @@ class PayoutStateConflict(Conflict):
 
 
 # --- accounts ------------------------------------------------------------------------------
+
+
+class CoinsAlreadySpent(Conflict):
+    code = "coins_already_spent"
+    message = (
+        "The wallet no longer holds these coins: they were spent, so this purchase cannot be "
+        "refunded."
+    )
+
+
+class CoinRefundNotAllowed(Conflict):
+    code = "invalid_transition"
+    message = "Only a paid coin purchase can be refunded."

@@ -45,6 +45,10 @@ class CoinPurchase(models.Model):
         PENDING_PAYMENT = "pending_payment", "Waiting for payment"
         PAID = "paid", "Paid"
         FAILED = "failed", "Payment failed"
+        # The coins are taken back from the wallet first (REFUNDING), then the money goes
+        # back to the card (REFUNDED): coins bought with refunded money cannot be spent.
+        REFUNDING = "refunding", "Coins reversed, refund under way"
+        REFUNDED = "refunded", "Refunded"
 
     class PaymentState(models.TextChoices):
         NONE = "none", "Not started"
@@ -53,6 +57,7 @@ class CoinPurchase(models.Model):
         CAPTURED = "captured", "Captured"
         DECLINED = "declined", "Declined"
         VOIDED = "voided", "Voided"
+        REFUNDED = "refunded", "Refunded"
 
     buyer = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="coin_purchases"

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.images import image_renditions
 from accounts.models import User
+from config.errors import NotAllowed
 from payments.errors import DomainError, InsufficientFunds, InvalidPaymentMethod
 from payments.ledger import Line, account_get, ledger_post
 from payments.ledger_models import LedgerAccount
@@ -36,6 +37,8 @@ from streams.models import Stream
 
 from .errors import (
     CoinPackNotFound,
+    CoinRefundNotAllowed,
+    CoinsAlreadySpent,
     GiftNotFound,
     GiftToSelf,
     InvalidCoinPurchase,
@@ -335,6 +338,59 @@ def _post_paid(purchase: CoinPurchase) -> None:
             Line(_sales_account(currency), purchase.price_minor),
         ],
     )
+
+
+def coin_purchase_refund(*, purchase_id: int, actor: User) -> CoinPurchase:
+    """Refund a coin purchase (staff): its coins leave the wallet first, in one transaction
+    with the reverse posting (a guarded debit: coins already spent cannot be taken back,
+    CoinsAlreadySpent, and then nothing is refunded); then, with no transaction open, the
+    money goes back to the card under the key coins:<id>:refund. Coins bought with
+    refunded money can never be spent twice. Safe to run again after a failed refund: a
+    REFUNDING purchase only retries the provider call."""
+    if not actor.is_staff:
+        raise NotAllowed("Only staff refund coin purchases.")
+    purchase = CoinPurchase.objects.select_related("buyer").filter(pk=purchase_id).first()
+    if purchase is None:
+        raise CoinPackNotFound("No such coin purchase.")
+    if purchase.status == Status.PAID:
+        currency = purchase.currency
+        try:
+            with transaction.atomic():
+                if not CoinPurchase.objects.filter(pk=purchase.pk, status=Status.PAID).update(
+                    status=Status.REFUNDING
+                ):
+                    raise CoinRefundNotAllowed()
+                ledger_post(
+                    kind="coins.refunded",
+                    key=f"coins:{purchase.pk}:refunded",
+                    memo=f"{purchase.coins} coins refunded",
+                    lines=[
+                        Line(wallet_account(user=purchase.buyer), -purchase.coins),
+                        Line(_issued_account(), purchase.coins),
+                        Line(_sales_account(currency), -purchase.price_minor),
+                        Line(
+                            _external_account(purchase.payment_provider, currency),
+                            purchase.price_minor,
+                        ),
+                    ],
+                )
+        except InsufficientFunds:
+            raise CoinsAlreadySpent() from None
+        purchase.status = Status.REFUNDING
+    if purchase.status != Status.REFUNDING:
+        raise CoinRefundNotAllowed()
+    result = get_provider(purchase.payment_provider).refund(
+        provider_ref=purchase.payment_ref,
+        amount_minor=purchase.price_minor,
+        idempotency_key=f"coins:{purchase.pk}:refund",
+    )
+    if not result.succeeded:
+        raise PaymentFailed("The refund could not be processed; run it again.")
+    CoinPurchase.objects.filter(pk=purchase.pk, status=Status.REFUNDING).update(
+        status=Status.REFUNDED, payment_state=PaymentState.REFUNDED
+    )
+    purchase.refresh_from_db()
+    return purchase
 
 
 # --- the gift catalog ---------------------------------------------------------------------
