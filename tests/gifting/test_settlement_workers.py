@@ -13,14 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from config.celery import app
 from gifting import tasks
 from gifting.models import EarningsStatement, Gift, GiftSend
 from gifting.settlement import earnings_settle, settlement_cutoff
@@ -105,41 +102,64 @@ def test_two_runs_at_once_settle_each_earning_once(earnings_made):
 
 
 def test_two_celery_workers_settle_each_earning_once(earnings_made):
+    """Two real worker processes (`celery worker`, as deployed) on the test database and
+    Redis take one settlement task each, at once: each earning is settled once."""
     creators, total = earnings_made(60, 50)
     queue = f"test-{uuid.uuid4().hex[:8]}"  # nobody else's worker consumes this queue
-    # The workers run in this process's threads: their task results arrive here.
-    runs = []
-
-    def ran(sender=None, retval=None, **kwargs):
-        if getattr(sender, "name", None) == tasks.settle_earnings.name:
-            runs.append(retval)
-
-    task_postrun.connect(ran, weak=False)
-    with (
-        start_worker(app, pool="solo", perform_ping_check=False, queues=[queue]),
-        start_worker(app, pool="solo", perform_ping_check=False, queues=[queue]),
-    ):
+    workers = [
+        subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                queue,
+                "-n",
+                f"settle{index}-{queue}@%h",
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel=WARNING",
+            ],
+            cwd=ROOT,
+            env=_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(2)
+    ]
+    try:
+        time.sleep(3)  # both workers up before the tasks go out
         for _ in range(2):
             tasks.settle_earnings.apply_async(queue=queue)
-        deadline = time.monotonic() + 60
-        while len(runs) < 2:
-            assert time.monotonic() < deadline, f"the workers did not both run: {runs}"
-            time.sleep(0.1)
-    task_postrun.disconnect(ran)
-    # Both ran to the end; between them each earning was settled once.
-    assert len(runs) == 2 and sum(runs) == 3000, runs
+        deadline = time.monotonic() + 90
+        while GiftSend.objects.filter(statement__isnull=True).exists():
+            assert time.monotonic() < deadline, "the workers did not settle everything"
+            assert all(w.poll() is None for w in workers), "a worker died"
+            time.sleep(0.2)
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=30)
     assert_settled_exactly_once(creators, total)
 
 
-def _command(until, batch_size):
+def _env() -> dict:
     db = connection.settings_dict
-    env = {
+    return {
         **os.environ,
         "DATABASE_URL": (
             f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{db['NAME']}"
         ),
     }
+
+
+def _command(until, batch_size):
+    env = _env()
     return subprocess.Popen(
         [
             sys.executable,
