@@ -198,6 +198,7 @@ CELERY_BEAT_SCHEDULE = {
     "sessions-clear": {"task": "accounts.sessions_clear", "schedule": 60 * 60 * 6},
     "deals-sweep": {"task": "streams.deals_sweep", "schedule": 30},
     "orders-release-unpaid": {"task": "orders.release_unpaid", "schedule": 60},
+    "gifting-release-unpaid": {"task": "gifting.release_unpaid", "schedule": 60},
     "gifting-payouts-sweep": {"task": "gifting.payouts_sweep", "schedule": 5 * 60},
     "gifting-settle-earnings": {
         "task": "gifting.settle_earnings",
@@ -377,6 +378,9 @@ GIFTING_COIN_PACKS = env.list(
     "GIFTING_COIN_PACKS",
     default=["70=0.99", "350=4.99", "700=9.99", "1400=19.99", "3500=49.99", "7000=99.99"],
 )
+# A coin purchase whose payment has not completed this long after it was made (a delayed
+# card whose webhook never came) fails and its pending payment is voided.
+GIFTING_PAYMENT_TIMEOUT_SECONDS = env.int("GIFTING_PAYMENT_TIMEOUT_SECONDS", default=15 * 60)
 # Coin purchases per buyer (API and pages), on top of the general API rate.
 GIFTING_COINS_RATE = env.str("GIFTING_COINS_RATE", default="30/min")
 # The host's share of a gift's value, in basis points (5000 = 50 %); the platform keeps the rest.

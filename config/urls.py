@@ -5,7 +5,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.views import healthz
-from shops.views import ProfileView
+from gifting.views import ProfileView
 from streams import hooks
 from streams.views import FeedView
 
@@ -36,7 +36,7 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("gifting.urls")),
     path("", include("payments.urls")),
-    # The profile page with the apps' tabs (the Shop tab) overrides accounts' plain one.
+    # The profile page with the apps' parts (the Shop tab, the top fans) overrides the plain one.
     path("@<str:handle>", ProfileView.as_view(), name="profile"),
     path("", include("accounts.urls")),
 ]

@@ -1,21 +1,29 @@
 """Demo coins and gifts for seed_demo: the coin packs of settings.GIFTING_COIN_PACKS, the
-gift catalog with pictures, and a pack bought by each demo shopper (with the card orders'
-demo saved for them, so this runs after it)."""
+gift catalog with pictures, a pack bought by each demo shopper (with the card orders'
+demo saved for them, so this runs after it), and a past live of Leo's in which they sent
+gifts, settled into one statement so that his earnings page has a history and a balance."""
 
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.templatetags.static import static
+from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFont
 
 from accounts.models import User
 from payments.money import MoneyError, parse_minor
+from streams import services as streams_services
+from streams.models import Stream
 
 from . import services
-from .models import CoinPack, Gift
+from .errors import GiftNotFound, NotEnoughCoins
+from .models import CoinPack, Gift, GiftSend
+from .settlement import earnings_settle
 
 GIFTS = [
     # slug, name, coins, level, colours
@@ -30,6 +38,17 @@ GIFTS = [
 ]
 # Who buys which pack (by its coins), once: the checkout key makes a rerun buy nothing.
 PURCHASES = {"noah": 700, "zoe": 1_400}
+# The past live with a gift history: its host, its title, and who sent what (sender, gift
+# slug, quantity). Each send has a fixed idempotency key, so a rerun sends nothing twice;
+# the shoppers keep most of their coins for trying the gift panel themselves.
+GIFTED_LIVE = ("leo.makes", "Kiln opening: last week's glazes")
+GIFT_HISTORY = [
+    ("zoe", "confetti", 2),
+    ("noah", "donut", 3),
+    ("zoe", "heart", 20),
+    ("noah", "sunglasses", 1),
+    ("noah", "rose", 25),
+]
 
 
 def coin_packs_from_settings() -> list[tuple[int, int]]:
@@ -86,6 +105,45 @@ def _seed_gifts() -> None:
         )
 
 
+def _seed_gift_history() -> Stream:
+    """The past live, its gifts and their settlement, each step once. The live is scheduled,
+    put on air, gifted and ended through the streams and gifting services, as a real one;
+    a rerun finds it ended and only settles what may be left unsettled (a first run that
+    stopped halfway)."""
+    handle, title = GIFTED_LIVE
+    host = User.objects.get(handle=handle)
+    stream = Stream.objects.filter(host=host, title=title).first()
+    if stream is None:
+        stream, _key = streams_services.stream_schedule(
+            host=host, title=title, scheduled_at=timezone.now() - timedelta(days=2)
+        )
+    if stream.status == Stream.Status.SCHEDULED:
+        stream = streams_services.stream_go_live(
+            stream=stream, actor=host, playback_url=static("streams/demo-loop.mp4")
+        )
+    if stream.status == Stream.Status.LIVE:
+        gifts = dict(Gift.objects.filter(active=True).values_list("slug", "pk"))
+        senders = {h: User.objects.get(handle=h) for h in {h for h, _, _ in GIFT_HISTORY}}
+        for number, (sender, slug, quantity) in enumerate(GIFT_HISTORY):
+            if slug not in gifts:
+                continue  # staff retired it
+            try:
+                services.gift_send(
+                    sender=senders[sender],
+                    stream_id=stream.pk,
+                    gift_id=gifts[slug],
+                    quantity=quantity,
+                    idempotency_key=f"demo:gift:{number}",
+                )
+            except (GiftNotFound, NotEnoughCoins):
+                continue  # staff changed the catalog or the packs: fewer gifts, still a demo
+        stream = streams_services.stream_end(stream=stream, actor=host, reason="demo")
+    if GiftSend.objects.filter(creator=host, statement__isnull=True).exists():
+        # Settles everything sent until now, like the scheduled task at a period's end.
+        earnings_settle(until=timezone.now())
+    return stream
+
+
 def seed() -> list[str]:
     _seed_packs()
     _seed_gifts()
@@ -95,7 +153,9 @@ def seed() -> list[str]:
         pack = pack or CoinPack.objects.filter(active=True).order_by("position", "pk").first()
         if pack is not None:
             services.coins_buy(buyer=user, pack_id=pack.pk, checkout_key=f"demo:coins:{handle}")
+    gifted = _seed_gift_history()
     return [
         f"coins      {CoinPack.objects.filter(active=True).count()} packs on sale, "
-        f"{Gift.objects.count()} gifts; noah and zoe have coins: /wallet/"
+        f"{Gift.objects.count()} gifts; noah and zoe have coins: /wallet/",
+        f"gifts      {gifted.host.handle} got gifts in /live/{gifted.pk}, settled: /earnings/",
     ]

@@ -105,3 +105,11 @@ class CoinsAlreadySpent(Conflict):
 class CoinRefundNotAllowed(Conflict):
     code = "invalid_transition"
     message = "Only a paid coin purchase can be refunded."
+
+
+class GiftsBusy(Conflict):
+    # A send still queued behind other senders of this process after the combiner's wait:
+    # nothing was debited.
+    code = "gifts_busy"
+    status = 503
+    message = "Too many gifts at once; try again in a moment."

@@ -139,17 +139,23 @@ class GiftSend(models.Model):
     at send time (a later change of price, share or host changes no past send). The coins
     and money moved are one ledger transaction keyed by this row (gift:<id>)."""
 
+    # No index of their own for sender, stream and creator: the unique key and the
+    # indexes below start with them, and every index is one more write per gift.
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gifts_sent"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="gifts_sent",
+        db_index=False,
     )
     stream = models.ForeignKey(
-        "streams.Stream", on_delete=models.PROTECT, related_name="gift_sends"
+        "streams.Stream", on_delete=models.PROTECT, related_name="gift_sends", db_index=False
     )
     creator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="gifts_received",
         help_text="The live's host when the gift was sent: who earns it.",
+        db_index=False,
     )
     gift = models.ForeignKey(Gift, on_delete=models.PROTECT, related_name="sends")
     quantity = models.PositiveIntegerField()
@@ -206,11 +212,62 @@ class GiftSend(models.Model):
         return f"{self.quantity} × gift {self.gift_id} from {self.sender_id} in {self.stream_id}"
 
 
+class GiftTotal(models.Model):
+    """What one viewer has given one host in coins: in one live (stream set), or across all
+    the host's lives (stream null). Kept by gift sending in the same transaction as the
+    sends, one upsert per row and batch, so that a live's top gifters and a host's top fans
+    are an index scan however many gifts there were. last_send is the newest send counted:
+    on equal coins, whoever reached the total first ranks first."""
+
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    stream = models.ForeignKey(
+        "streams.Stream", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    coins = models.BigIntegerField(default=0)
+    gifts = models.PositiveIntegerField(default=0, help_text="Sends counted (a combo counts each).")
+    last_send = models.BigIntegerField(default=0)
+    last_sent_at = models.DateTimeField()
+    # On the per-live row: the gift of the sender's running combo and how many sends it
+    # has (the same gift again within gifting.sends.COMBO_WINDOW of the last send grows it).
+    combo_gift = models.BigIntegerField(default=0)
+    combo = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream", "sender"],
+                condition=Q(stream__isnull=False),
+                name="gift_total_per_live",
+            ),
+            models.UniqueConstraint(
+                fields=["creator", "sender"],
+                condition=Q(stream__isnull=True),
+                name="gift_total_per_host",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["stream", "-coins", "last_send"], name="gift_total_live_idx"),
+            models.Index(
+                fields=["creator", "-coins", "last_send"],
+                condition=Q(stream__isnull=True),
+                name="gift_total_host_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender_id} gave {self.creator_id} {self.coins} coins"
+
+
 class EarningsStatement(models.Model):
-    """A host's gift earnings settled for one period in one currency: every earning sent
-    before period_end that was still unsettled when settlement ran. Its totals are the
-    sums of its gift sends, kept in the same transaction as the ledger postings that moved
-    them from the host's unsettled earnings to their settled (payable) balance."""
+    """A host's earnings settled for one period in one currency: every gift earning sent
+    before period_end that was still unsettled when settlement ran, and their affiliate
+    commissions (net of refunds) earned before period_end and not settled before. Its gift
+    totals are the sums of its gift sends and affiliate_minor the sum of the commissions it
+    moved, each kept in the same transaction as the ledger postings that moved them from the
+    host's unsettled earnings to their settled (payable) balance."""
 
     creator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="earnings_statements"
@@ -220,7 +277,12 @@ class EarningsStatement(models.Model):
     gift_count = models.PositiveIntegerField(default=0)
     coins = models.BigIntegerField(default=0)
     value_minor = models.BigIntegerField(default=0)
-    creator_minor = models.BigIntegerField(default=0, help_text="What the host was paid.")
+    creator_minor = models.BigIntegerField(
+        default=0, help_text="What the host was paid for the gifts."
+    )
+    affiliate_minor = models.BigIntegerField(
+        default=0, help_text="What the host was paid in affiliate commissions, net of refunds."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -232,14 +294,19 @@ class EarningsStatement(models.Model):
             models.UniqueConstraint(
                 fields=["creator", "currency", "period_end"], name="earnings_statement_once"
             ),
+            # Settlement moves only a positive net of commissions (refunds that exceed them
+            # wait for later ones), so neither total is ever negative.
             models.CheckConstraint(
-                condition=Q(creator_minor__gte=0) & Q(value_minor__gte=models.F("creator_minor")),
+                condition=Q(creator_minor__gte=0)
+                & Q(value_minor__gte=models.F("creator_minor"))
+                & Q(affiliate_minor__gte=0),
                 name="earnings_statement_totals_sane",
             ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.creator_id} {self.creator_minor} {self.currency} to {self.period_end}"
+        paid = self.creator_minor + self.affiliate_minor
+        return f"{self.creator_id} {paid} {self.currency} to {self.period_end}"
 
 
 class Payout(models.Model):

@@ -3,13 +3,13 @@ live's gift totals and its top gifters."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 
 from accounts.models import User
 from payments.ledger_models import LedgerAccount, LedgerEntry
 
 from .errors import PayoutNotFound
-from .models import CoinPack, CoinPurchase, Gift, GiftSend, Payout
+from .models import CoinPack, CoinPurchase, Gift, GiftSend, GiftTotal, Payout
 
 
 def wallet_code(*, user_id: int) -> str:
@@ -70,26 +70,35 @@ def gift_totals_for_stream(*, stream_id: int) -> dict:
 LEADERBOARD_SIZE = 5
 
 
-def top_gifters_for_stream(*, stream_id: int, limit: int = LEADERBOARD_SIZE) -> list[dict]:
-    """The live's top gifters: [{"handle", "name", "coins"}], most coins sent first, one
-    query. A tie goes to the sender who reached that total first (whose latest send is the
-    oldest), so that someone who only matches a total does not overtake, and the order
-    never depends on the database's whim."""
-    rows = (
-        GiftSend.objects.filter(stream_id=stream_id)
-        .values("sender_id", "sender__handle", "sender__display_name")
-        .annotate(total=Sum("coins"), last=Max("pk"))
-        .order_by("-total", "last")[:limit]
-    )
+def _ranked(totals: QuerySet[GiftTotal], limit: int) -> list[dict]:
+    rows = totals.order_by("-coins", "last_send").values(
+        "sender__handle", "sender__display_name", "coins"
+    )[:limit]
     return [
         {
             "handle": row["sender__handle"],
             # As User.name: the display name, else the handle.
             "name": row["sender__display_name"] or row["sender__handle"],
-            "coins": row["total"],
+            "coins": row["coins"],
         }
         for row in rows
     ]
+
+
+def top_gifters_for_stream(*, stream_id: int, limit: int = LEADERBOARD_SIZE) -> list[dict]:
+    """The live's top gifters: [{"handle", "name", "coins"}], most coins sent first, one
+    query on the totals gift sending keeps (an index scan, however long the live). A tie
+    goes to the sender who reached that total first (whose latest send is the oldest), so
+    that someone who only matches a total does not overtake."""
+    return _ranked(GiftTotal.objects.filter(stream_id=stream_id), limit)
+
+
+TOP_FANS_SIZE = 10
+
+
+def top_fans_for_creator(*, creator_id: int, limit: int = TOP_FANS_SIZE) -> list[dict]:
+    """A host's all-time top fans across all their lives, as top_gifters_for_stream."""
+    return _ranked(GiftTotal.objects.filter(creator_id=creator_id, stream__isnull=True), limit)
 
 
 def payouts_for(*, creator: User) -> QuerySet[Payout]:

@@ -32,113 +32,54 @@ from payments.ledger import Line, account_get, ledger_post
 from payments.ledger_models import LedgerAccount
 from payments.provider_services import payment_method_resolve
 from payments.providers import get_provider
-from streams import events
-from streams.models import Stream
 
+from . import sends
+from .accounts import (  # noqa: F401 (earnings_account: part of this module's API)
+    commission_spec,
+    earnings_account,
+    external_spec,
+    issued_spec,
+    sales_spec,
+    wallet_account,
+)
 from .errors import (
     CoinPackNotFound,
     CoinRefundNotAllowed,
     CoinsAlreadySpent,
-    GiftNotFound,
-    GiftToSelf,
     InvalidCoinPurchase,
     InvalidGift,
-    LiveNotFound,
-    NotEnoughCoins,
     PaymentDeclined,
     PaymentFailed,
-    StreamNotLive,
 )
-from .models import CoinPack, CoinPurchase, Gift, GiftSend
-from .selectors import top_gifters_for_stream, wallet_code
+from .models import CoinPack, CoinPurchase, GiftSend
+from .sends import gift_split  # noqa: F401 (part of this module's API)
 
 log = logging.getLogger(__name__)
 
-COIN = "COIN"
-ISSUED_CODE = "platform:coins:issued"
 GIFT_IMAGE_SIZE = 256
 GIFT_IMAGE_MAX_BYTES = 5 * 1024 * 1024
-# Sends of the same gift by the same viewer in one live this close together make one
-# growing animation on screen (the "combo" of gift.sent).
-COMBO_WINDOW = timedelta(seconds=5)
 
 Status = CoinPurchase.Status
 PaymentState = CoinPurchase.PaymentState
 
 
-# --- accounts -------------------------------------------------------------------------------
-
-
-def wallet_account(*, user: User) -> LedgerAccount:
-    """The user's coin wallet, created on first use. Its cached balance guards every debit
-    (a conditional UPDATE in ledger_post): it never goes below zero."""
-    return account_get(
-        code=wallet_code(user_id=user.pk),
-        kind=LedgerAccount.Kind.WALLET,
-        unit=COIN,
-        owner=user,
-        allow_negative=False,
-        track_balance=True,
-    )
+# --- accounts (specs in gifting.accounts) ---------------------------------------------------
 
 
 def _issued_account() -> LedgerAccount:
-    # Every purchase debits it: no cached balance, so issuing coins never waits for its
-    # row. It goes negative by the coins in circulation.
-    return account_get(
-        code=ISSUED_CODE,
-        kind=LedgerAccount.Kind.PLATFORM,
-        unit=COIN,
-        allow_negative=True,
-        track_balance=False,
-    )
+    return account_get(**issued_spec())
 
 
 def _external_account(provider: str, currency: str) -> LedgerAccount:
-    # The same account orders post to: the money that came in from cards.
-    return account_get(
-        code=f"external:card:{provider}:{currency}",
-        kind=LedgerAccount.Kind.EXTERNAL,
-        unit=currency,
-        allow_negative=True,
-        track_balance=False,
-    )
+    return account_get(**external_spec(provider=provider, currency=currency))
 
 
 def _sales_account(currency: str) -> LedgerAccount:
-    # Credited by every purchase, debited by the value of every gift sent. Coins given
-    # without a sale (demo coins) are spent from it too, so it may go below zero.
-    return account_get(
-        code=f"platform:coin-sales:{currency}",
-        kind=LedgerAccount.Kind.PLATFORM,
-        unit=currency,
-        allow_negative=True,
-        track_balance=False,
-    )
-
-
-def earnings_account(*, creator: User, currency: str) -> LedgerAccount:
-    """The host's unsettled gift earnings. Every gift in their live credits it, so it keeps
-    no cached balance: each gift appends an entry and locks no row (settlement sums them)."""
-    return account_get(
-        code=f"earnings:gifts:user:{creator.pk}:{currency}",
-        kind=LedgerAccount.Kind.EARNINGS,
-        unit=currency,
-        owner=creator,
-        allow_negative=False,
-        track_balance=False,
-    )
+    return account_get(**sales_spec(currency=currency))
 
 
 def _commission_account(currency: str) -> LedgerAccount:
-    # The platform's part of every gift: append-only like the earnings.
-    return account_get(
-        code=f"platform:gift-commission:{currency}",
-        kind=LedgerAccount.Kind.PLATFORM,
-        unit=currency,
-        allow_negative=False,
-        track_balance=False,
-    )
+    return account_get(**commission_spec(currency=currency))
 
 
 # --- buying coins ---------------------------------------------------------------------------
@@ -393,6 +334,45 @@ def coin_purchase_refund(*, purchase_id: int, actor: User) -> CoinPurchase:
     return purchase
 
 
+def coin_purchases_release_unpaid(*, now=None, limit: int = 500) -> int:
+    """Fail the coin purchases still waiting for their payment GIFTING_PAYMENT_TIMEOUT_SECONDS
+    after they were made (a delayed card whose webhook never came) and void that payment;
+    no coins are credited. Celery beat runs it every minute. Returns how many it failed.
+
+    A purchase whose payment was authorized but whose capture was interrupted is captured
+    instead, as the buyer paid. Safe to run twice and beside the webhook: each release is
+    a compare-and-set, and a success arriving after it is voided by the receiver (or
+    refunded by coin_purchase_mark_paid if it was captured). The caller holds no
+    transaction: voids and captures go over the network."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.GIFTING_PAYMENT_TIMEOUT_SECONDS)
+    due = CoinPurchase.objects.filter(
+        status=Status.PENDING_PAYMENT, created_at__lte=cutoff
+    ).order_by("created_at", "pk")
+    released = 0
+    for purchase_id, state in due.values_list("pk", "payment_state")[:limit]:
+        try:
+            if state == PaymentState.AUTHORIZED:
+                coin_purchase_capture(purchase_id=purchase_id)
+                continue
+            # The payment state is in the compare-and-set too: a webhook that authorized
+            # the payment since the read above has scheduled its capture, which wins.
+            if not CoinPurchase.objects.filter(
+                pk=purchase_id,
+                status=Status.PENDING_PAYMENT,
+                payment_state__in=[PaymentState.NONE, PaymentState.PENDING],
+            ).update(status=Status.FAILED, payment_message="The payment did not complete in time."):
+                continue  # paid, failed or authorized meanwhile
+            released += 1
+            coin_purchase_void(purchase_id=purchase_id)
+        except (DomainError, OSError):
+            # One payment the provider will not handle now must not hold up the others
+            # behind it. A capture is tried again by the next run; a void left undone is
+            # done by the receiver if the payment's success ever arrives.
+            log.warning("releasing coin purchase %s failed", purchase_id, exc_info=True)
+    return released
+
+
 # --- the gift catalog ---------------------------------------------------------------------
 
 
@@ -413,14 +393,6 @@ def gift_image_clean(*, upload) -> ContentFile:
 # --- sending gifts ---------------------------------------------------------------------------
 
 
-def gift_split(*, coins: int) -> tuple[int, int, int]:
-    """(value, creator, platform) in minor units for so many coins: the host's share is
-    rounded down, the platform keeps the remainder, so the two always add up to the value."""
-    value = coins * settings.GIFTING_COIN_VALUE_MINOR
-    creator = value * settings.GIFTING_CREATOR_SHARE_BP // 10_000
-    return value, creator, value - creator
-
-
 def _check_send_input(quantity, idempotency_key, gift_id) -> None:
     fields = {}
     maximum = settings.GIFTING_MAX_QUANTITY
@@ -437,8 +409,9 @@ def _check_send_input(quantity, idempotency_key, gift_id) -> None:
 def gift_send(
     *, sender: User, stream_id: int, gift_id: int, quantity: int, idempotency_key: str
 ) -> GiftSend:
-    """Debit the sender's coins and credit the host's earnings in one transaction.
-    Publishes gift.sent after commit. The caller holds no locks.
+    """Debit the sender's coins and credit the host's earnings in one transaction
+    (gifting.sends, where sends made at the same moment are batched). Publishes gift.sent
+    after commit. The caller holds no locks.
 
     The host earns GIFTING_CREATOR_SHARE_BP of the coins' value (rounded down), the
     platform the rest. The same idempotency_key returns the first send, whatever happened
@@ -446,93 +419,12 @@ def gift_send(
     inactive gift), LiveNotFound, StreamNotLive (the live is not on air), GiftToSelf (the
     host's own live) and NotEnoughCoins (nothing is debited or recorded)."""
     _check_send_input(quantity, idempotency_key, gift_id)
-    existing = GiftSend.objects.filter(sender=sender, idempotency_key=idempotency_key).first()
-    if existing is not None:
-        return existing
-    gift = Gift.objects.filter(pk=gift_id, active=True).first()
-    if gift is None:
-        raise GiftNotFound()
-    stream = Stream.objects.select_related("host").filter(pk=stream_id).first()
-    if stream is None:
-        raise LiveNotFound()
-    if stream.status != Stream.Status.LIVE:
-        raise StreamNotLive()
-    if stream.host_id == sender.pk:
-        raise GiftToSelf()
-    coins = gift.coins * quantity
-    value, creator_minor, platform_minor = gift_split(coins=coins)
-    currency = settings.TAPBUY_CURRENCY
-    # Accounts are looked up (made on first use) before the transaction: it stays short,
-    # holding only the wallet row's lock from its conditional UPDATE until commit.
-    wallet = wallet_account(user=sender)
-    lines = [
-        Line(wallet, -coins),
-        Line(_issued_account(), coins),
-        Line(_sales_account(currency), -value),
-        Line(earnings_account(creator=stream.host, currency=currency), creator_minor),
-        Line(_commission_account(currency), platform_minor),
-    ]
-    try:
-        with transaction.atomic():
-            send = GiftSend.objects.create(
-                sender=sender,
-                stream=stream,
-                creator=stream.host,
-                gift=gift,
-                quantity=quantity,
-                coins=coins,
-                value_minor=value,
-                creator_minor=creator_minor,
-                platform_minor=platform_minor,
-                currency=currency,
-                idempotency_key=idempotency_key,
-            )
-            ledger_post(
-                kind="gift.sent",
-                key=f"gift:{send.pk}",
-                memo=f"{quantity} × {gift.name} in live {stream.pk}",
-                # A share rounded to nothing (a one-coin gift) is no entry.
-                lines=[line for line in lines if line.amount],
-            )
-            # One query, this send included: the client grows one animation per combo.
-            combo = GiftSend.objects.filter(
-                sender=sender,
-                stream=stream,
-                gift=gift,
-                created_at__gte=send.created_at - COMBO_WINDOW,
-                pk__lte=send.pk,
-            ).count()
-            # One more query per gift, in this transaction so that it counts this send: the
-            # live's top gifters, which every viewer's page re-renders from the event.
-            leaderboard = top_gifters_for_stream(stream_id=stream.pk)
-            events.publish(
-                stream, "gift.sent", _gift_sent_data(send, sender, gift, combo, leaderboard)
-            )
-    except InsufficientFunds as exc:
-        raise NotEnoughCoins() from exc
-    except IntegrityError:
-        # A retry with this key raced its first attempt, which made the send.
-        existing = GiftSend.objects.filter(sender=sender, idempotency_key=idempotency_key).first()
-        if existing is None:
-            raise
-        return existing
-    return send
-
-
-def _gift_sent_data(
-    send: GiftSend, sender: User, gift: Gift, combo: int, leaderboard: list[dict]
-) -> dict:
-    return {
-        "id": send.pk,
-        "sender": {"handle": sender.handle, "name": sender.name},
-        "gift": {
-            "id": gift.pk,
-            "name": gift.name,
-            "image": gift.image.url if gift.image else None,
-            "level": gift.level,
-        },
-        "quantity": send.quantity,
-        "coins": send.coins,
-        "combo": combo,
-        "leaderboard": leaderboard,
-    }
+    return sends.send(
+        sends.SendRequest(
+            sender=sender,
+            stream_id=stream_id,
+            gift_id=gift_id,
+            quantity=quantity,
+            key=idempotency_key,
+        )
+    )

@@ -1,67 +1,107 @@
-"""Settling hosts' gift earnings: from the unsettled, append-only earnings account into a
-statement per host, currency and period, and into the host's settled (payable) balance.
+"""Settling hosts' earnings: their gift earnings and affiliate commissions, from the
+unsettled earnings accounts into a statement per host, currency and period, and into the
+host's settled (payable) balance.
 
 Each gift credits `earnings:gifts:user:<id>:<CUR>` with an appended entry and leaves its
-GiftSend unsettled (statement NULL). earnings_settle takes hosts in batches; for each batch,
-one transaction:
+GiftSend unsettled (statement NULL). Each paid order from a live credits its host's
+`earnings:affiliate:user:<id>:<CUR>`, and each refund of it debits the same account.
+earnings_settle takes hosts in batches (those with unsettled gifts or an affiliate
+account, in id order); for each batch, one transaction:
 
-1. INSERT the batch's statements for the period (ON CONFLICT DO NOTHING: a rerun or a second
-   worker finds the same rows), then lock them in (creator, currency) order, the order the
-   INSERT took its locks in, so that two runs over overlapping batches never deadlock and the
-   second waits for the first to commit.
-2. One UPDATE attaches every unsettled gift of those hosts sent before the period's end to
-   its statement. `statement IS NULL` is the compare-and-set: a row is attached once.
-3. Per statement, the sums of all its attached gifts; what they add to the statement's
-   totals is what this transaction attached. It is posted to the ledger (unsettled earnings
-   debited, settled earnings credited) under a key made of the statement and its last gift,
-   and the totals are stored, all before commit.
+1. Lock the batch's affiliate accounts (primary-key order) and sum what is unsettled in
+   each as of the period's end: its entries made before then, plus every settlement
+   posting on it whenever made. The lock serializes two runs over the same host, even for
+   different periods: the second sums after the first committed, and sees its postings.
+2. INSERT the batch's statements for the period, where there is something to settle (ON
+   CONFLICT DO NOTHING: a rerun or a second worker finds the same rows), then lock them in
+   (creator, currency) order, the order the INSERT took its locks in, so that two runs over
+   overlapping batches never deadlock and the second waits for the first to commit.
+3. One UPDATE, a join with the statements, attaches every unsettled gift of those hosts
+   sent before the period's end to its statement. `statement IS NULL` is the
+   compare-and-set: a row is attached once.
+4. Per statement, the sums of all its attached gifts; what they add to the statement's
+   totals is what this transaction attached. That, and each positive affiliate net, is
+   posted to the ledger (unsettled earnings debited, settled earnings credited) under keys
+   made of the statement and its last gift or last counted entry, all postings of the
+   batch in a few statements; the totals are stored with one UPDATE, all before commit.
 
 A worker killed at any point leaves each batch either done (attached, posted, totalled) or
 not begun; a rerun attaches what is left. Nothing depends on the task being acknowledged
 late: running it again is always safe.
+
+Affiliate commissions are not rows of their own: a refund after settlement debits the
+unsettled account below zero, and that negative net is taken off the next settlement. A
+net at or below zero (refunds beyond the commissions) moves nothing and waits.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from payments.ledger import Line, account_get, ledger_post
-from payments.ledger_models import LedgerAccount
+from payments.errors import InsufficientFunds, PostingConflict, UnbalancedTransaction
+from payments.ledger import Line, account_get
+from payments.ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 from .models import EarningsStatement, GiftSend
 
+SETTLED_KIND = "earnings.settled"
+AFFILIATE_PREFIX = "earnings:affiliate:user:"
+
+
+def _settled_spec(creator_id: int, currency: str) -> dict:
+    # Only settlement credits it (once per batch, not per gift or order), so it keeps a
+    # cached balance that a payout's debit can guard.
+    return {
+        "code": f"earnings:settled:user:{creator_id}:{currency}",
+        "kind": LedgerAccount.Kind.EARNINGS,
+        "unit": currency,
+        "owner_id": creator_id,
+        "allow_negative": False,
+        "track_balance": True,
+    }
+
+
+def _gifts_spec(creator_id: int, currency: str) -> dict:
+    # The same account gift_send credits (made there on the first gift).
+    return {
+        "code": f"earnings:gifts:user:{creator_id}:{currency}",
+        "kind": LedgerAccount.Kind.EARNINGS,
+        "unit": currency,
+        "owner_id": creator_id,
+        "allow_negative": False,
+        "track_balance": False,
+    }
+
 
 def settled_account(*, creator_id: int, currency: str) -> LedgerAccount:
-    """The host's settled earnings: what Tapbuy owes them, which a payout draws on. Only
-    settlement credits it (once per batch, not per gift), so it keeps a cached balance
-    that a payout's debit can guard."""
-    return account_get(
-        code=f"earnings:settled:user:{creator_id}:{currency}",
-        kind=LedgerAccount.Kind.EARNINGS,
-        unit=currency,
-        owner=User(pk=creator_id),
-        allow_negative=False,
-        track_balance=True,
-    )
+    """The host's settled earnings: what Tapbuy owes them, which a payout draws on."""
+    spec = _settled_spec(creator_id, currency)
+    return account_get(owner=User(pk=spec.pop("owner_id")), **spec)
 
 
-def _unsettled_account(*, creator_id: int, currency: str) -> LedgerAccount:
-    # The same account gift_send credits (made there on the first gift).
-    return account_get(
-        code=f"earnings:gifts:user:{creator_id}:{currency}",
-        kind=LedgerAccount.Kind.EARNINGS,
-        unit=currency,
-        owner=User(pk=creator_id),
-        allow_negative=False,
-        track_balance=False,
-    )
+def _accounts(specs: list[dict]) -> dict[str, LedgerAccount]:
+    """The accounts of these specs by code: one query when they all exist; the missing ones
+    are inserted together (a concurrent creator of the same code wins, its row is read)."""
+    codes = [spec["code"] for spec in specs]
+    found = {a.code: a for a in LedgerAccount.objects.filter(code__in=codes)}
+    missing = [spec for spec in specs if spec["code"] not in found]
+    if missing:
+        LedgerAccount.objects.bulk_create(
+            [LedgerAccount(**spec) for spec in missing], ignore_conflicts=True
+        )
+        found.update(
+            (a.code, a)
+            for a in LedgerAccount.objects.filter(code__in=[spec["code"] for spec in missing])
+        )
+    return found
 
 
 def settlement_cutoff(*, now: datetime | None = None) -> datetime:
@@ -78,47 +118,96 @@ def _unsettled(until: datetime):
     return GiftSend.objects.filter(statement__isnull=True, created_at__lt=until)
 
 
+def _affiliate_accounts():
+    return LedgerAccount.objects.filter(code__startswith=AFFILIATE_PREFIX, owner__isnull=False)
+
+
 def _creator_batches(until: datetime, size: int) -> Iterator[list[int]]:
-    """Hosts with unsettled earnings before until, `size` at a time in id order. Read
-    outside any transaction; each batch re-checks its rows when it attaches them."""
+    """Hosts with unsettled gifts before until or an affiliate account, `size` at a time in
+    id order. Read outside any transaction; each batch re-checks its rows when it settles
+    them. Two queries a batch, each an index range that stops at `size`."""
     after = 0
     while True:
-        batch = list(
+        with_gifts = list(
             _unsettled(until)
             .filter(creator_id__gt=after)
             .order_by("creator_id")
             .values_list("creator_id", flat=True)
             .distinct()[:size]
         )
+        with_commissions = list(
+            _affiliate_accounts()
+            .filter(owner_id__gt=after)
+            .order_by("owner_id")
+            .values_list("owner_id", flat=True)
+            .distinct()[:size]
+        )
+        batch = sorted(set(with_gifts) | set(with_commissions))[:size]
         if not batch:
             return
         yield batch
         after = batch[-1]
 
 
+def _affiliate_nets(creator_ids: list[int], until: datetime) -> dict[tuple[int, str], tuple]:
+    """Lock these hosts' affiliate accounts and sum what is unsettled in each as of until:
+    {(creator, currency): (account, net, last entry counted)}. Runs in the batch's
+    transaction; the lock makes a second settlement of the same host wait for this one. It
+    is a no-key lock: an order paying a commission meanwhile (an entry referencing the
+    account) does not wait for it."""
+    accounts = list(
+        _affiliate_accounts()
+        .select_for_update(no_key=True)
+        .filter(owner_id__in=creator_ids)
+        .order_by("pk")
+    )
+    if not accounts:
+        return {}
+    # Entries made before until, and every settlement, also one of a later period run
+    # first: what was settled is never counted again, whatever the order of the runs.
+    sums = {
+        row["account_id"]: (row["net"], row["last"])
+        for row in LedgerEntry.objects.filter(account__in=accounts)
+        .filter(Q(created_at__lt=until) | Q(transaction__kind=SETTLED_KIND))
+        .values("account_id")
+        .annotate(net=Sum("amount"), last=Max("pk"))
+    }
+    return {
+        (a.owner_id, a.unit): (a, *sums[a.pk])
+        for a in accounts
+        if a.pk in sums and sums[a.pk][0] > 0
+    }
+
+
 def _settle_batch(creator_ids: list[int], until: datetime) -> int:
     """Settle the unsettled earnings of these hosts before until, in one transaction.
     Returns the number of gift sends it attached."""
-    pairs = sorted(
-        set(
-            _unsettled(until)
-            .filter(creator_id__in=creator_ids)
-            .values_list("creator_id", "currency")
-            .distinct()
-        )
+    # Without the model's ordering, which DISTINCT would otherwise select too: one row per
+    # host and currency, not one per gift.
+    gift_pairs = set(
+        _unsettled(until)
+        .filter(creator_id__in=creator_ids)
+        .order_by()
+        .values_list("creator_id", "currency")
+        .distinct()
     )
-    if not pairs:
+    commission_pairs = set(
+        _affiliate_accounts().filter(owner_id__in=creator_ids).values_list("owner_id", "unit")
+    )
+    if not gift_pairs and not commission_pairs:
         return 0
-    # Accounts are made (on first use) before the transaction, which stays short.
-    accounts = {
-        pair: (
-            _unsettled_account(creator_id=pair[0], currency=pair[1]),
-            settled_account(creator_id=pair[0], currency=pair[1]),
-        )
-        for pair in pairs
-    }
+    # Accounts are made (on first use) before the transaction, which stays short: a host
+    # with an affiliate account gets a settled one even while their net waits.
+    accounts = _accounts(
+        [_gifts_spec(*pair) for pair in sorted(gift_pairs)]
+        + [_settled_spec(*pair) for pair in sorted(gift_pairs | commission_pairs)]
+    )
     now = timezone.now()
     with transaction.atomic():
+        nets = _affiliate_nets(creator_ids, until) if commission_pairs else {}
+        pairs = sorted(gift_pairs | set(nets))
+        if not pairs:
+            return 0
         EarningsStatement.objects.bulk_create(
             [
                 EarningsStatement(creator_id=creator_id, currency=currency, period_end=until)
@@ -134,74 +223,237 @@ def _settle_batch(creator_ids: list[int], until: datetime) -> int:
             .filter(creator_id__in=creator_ids, period_end=until)
             .order_by("creator_id", "currency")
         }
-        statement_of = EarningsStatement.objects.filter(
-            creator_id=OuterRef("creator_id"), currency=OuterRef("currency"), period_end=until
-        )
-        # The compare-and-set: only rows still unattached, and only where the statement
-        # exists (a gift in a currency that appeared since the pairs were read waits for
-        # the next run rather than being marked settled without one).
-        attached = (
-            _unsettled(until)
-            .filter(creator_id__in=creator_ids)
-            .filter(Exists(statement_of))
-            .update(statement_id=Subquery(statement_of.values("pk")[:1]), settled_at=now)
-        )
-        if not attached:
-            return 0
-        sums = (
-            GiftSend.objects.filter(statement__in=[s.pk for s in statements.values()])
-            .values("statement_id")
-            .annotate(
-                gift_count=Count("pk"),
-                coins=Sum("coins"),
-                value_minor=Sum("value_minor"),
-                creator_minor=Sum("creator_minor"),
-                last_gift=Max("pk"),
-            )
-        )
-        by_id = {s.pk: s for s in statements.values()}
-        for row in sums:
-            statement = by_id[row["statement_id"]]
-            if row["gift_count"] == statement.gift_count:
-                continue  # nothing attached to it by this transaction
-            _post(statement, row, accounts[(statement.creator_id, statement.currency)])
-            EarningsStatement.objects.filter(pk=statement.pk).update(
-                gift_count=row["gift_count"],
-                coins=row["coins"],
-                value_minor=row["value_minor"],
-                creator_minor=row["creator_minor"],
-                updated_at=now,
-            )
+        attached = _attach(gift_pairs, statements, until, now) if gift_pairs else 0
+        sums = {}
+        if attached:
+            sums = {
+                row["statement_id"]: row
+                for row in GiftSend.objects.filter(
+                    statement__in=[s.pk for s in statements.values()]
+                )
+                .values("statement_id")
+                .annotate(
+                    gift_count=Count("pk"),
+                    coins=Sum("coins"),
+                    value_minor=Sum("value_minor"),
+                    creator_minor=Sum("creator_minor"),
+                    last_gift=Max("pk"),
+                )
+            }
+        postings, totals, flagged = [], {}, []
+        for pair, statement in statements.items():
+            row = sums.get(statement.pk)
+            changed = {}
+            if row and row["gift_count"] != statement.gift_count:
+                # Gifts attached by this transaction.
+                amount = row["creator_minor"] - statement.creator_minor
+                if amount:  # gifts whose share rounded to nothing move no money
+                    key = f"settlement:{statement.pk}"
+                    if statement.gift_count:
+                        key += f":{row['last_gift']}"
+                    postings.append(
+                        (
+                            key,
+                            f"gift earnings to {until.isoformat()}",
+                            [
+                                Line(accounts[_gifts_spec(*pair)["code"]], -amount),
+                                Line(accounts[_settled_spec(*pair)["code"]], amount),
+                            ],
+                        )
+                    )
+                changed.update(
+                    gift_count=row["gift_count"],
+                    coins=row["coins"],
+                    value_minor=row["value_minor"],
+                    creator_minor=row["creator_minor"],
+                )
+            if pair in nets:
+                account, net, last = nets[pair]
+                # The last entry counted names the posting: a later one counts this
+                # posting's own entry, whose id is higher, so no two share a key.
+                postings.append(
+                    (
+                        f"settlement:{statement.pk}:affiliate:{last}",
+                        f"affiliate commissions to {until.isoformat()}",
+                        [Line(account, -net), Line(accounts[_settled_spec(*pair)["code"]], net)],
+                    )
+                )
+                changed["affiliate_minor"] = statement.affiliate_minor + net
+                if not account.allow_negative:
+                    flagged.append(account.pk)
+            if changed:
+                totals[statement.pk] = {
+                    "gift_count": statement.gift_count,
+                    "coins": statement.coins,
+                    "value_minor": statement.value_minor,
+                    "creator_minor": statement.creator_minor,
+                    "affiliate_minor": statement.affiliate_minor,
+                    **changed,
+                }
+        if flagged:
+            # A refund after settlement debits commissions already moved out: from now on
+            # the unsettled account may go below zero, until the next settlement nets it.
+            LedgerAccount.objects.filter(pk__in=flagged).update(allow_negative=True)
+        _post_many(postings)
+        _store_totals(totals, now)
+        # A statement this run found nothing for (another run, of a later period, took
+        # its gifts first) is not kept empty.
+        empty = [
+            s.pk
+            for s in statements.values()
+            if s.pk not in totals and not s.gift_count and not s.affiliate_minor
+        ]
+        if empty:
+            EarningsStatement.objects.filter(pk__in=empty, gift_count=0).delete()
     return attached
 
 
-def _post(statement: EarningsStatement, row: dict, accounts: tuple) -> None:
-    """Move what this transaction added to the statement from the host's unsettled
-    earnings to their settled balance. The key names the statement (and, for a later
-    addition to it, its last gift): a replay of the same attachment posts once."""
-    amount = row["creator_minor"] - statement.creator_minor
-    if not amount:
-        return  # gifts whose share rounded to nothing: counted, no money to move
-    key = f"settlement:{statement.pk}"
-    if statement.gift_count:
-        key += f":{row['last_gift']}"
-    unsettled, settled = accounts
-    ledger_post(
-        kind="earnings.settled",
-        key=key,
-        memo=f"gift earnings to {statement.period_end.isoformat()}",
-        lines=[Line(unsettled, -amount), Line(settled, amount)],
+def _attach(gift_pairs, statements, until: datetime, now: datetime) -> int:
+    """Attach every unsettled gift of these hosts sent before until to its statement: one
+    UPDATE joined with the locked statements (a gift in a currency that appeared since the
+    pairs were read finds none and waits for the next run rather than being marked
+    settled without one). The number of gifts attached."""
+    ids = [statements[pair].pk for pair in sorted(gift_pairs) if pair in statements]
+    if not ids:
+        return 0
+    creator_ids = sorted({creator_id for creator_id, _ in gift_pairs})
+    quote = connection.ops.quote_name
+    gifts, stmts = quote(GiftSend._meta.db_table), quote(EarningsStatement._meta.db_table)
+    # Only table names and placeholders are formatted in; every value is bound.
+    sql = (
+        f"UPDATE {gifts} SET statement_id = s.id, settled_at = %s "  # noqa: S608
+        f"FROM {stmts} AS s "
+        f"WHERE s.id IN ({', '.join(['%s'] * len(ids))}) "
+        f"AND {gifts}.creator_id IN ({', '.join(['%s'] * len(creator_ids))}) "
+        f"AND {gifts}.statement_id IS NULL AND {gifts}.created_at < %s "
+        f"AND {gifts}.creator_id = s.creator_id AND {gifts}.currency = s.currency"
+    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [adapt(now), *ids, *creator_ids, adapt(until)])
+        return cursor.rowcount
+
+
+def _values(rows: list[tuple]) -> tuple[str, list]:
+    """A VALUES list of integer rows, which PostgreSQL and SQLite both read; each value
+    cast, so that PostgreSQL types the column bigint whatever the first row holds."""
+    width = len(rows[0])
+    row = "(" + ", ".join(["CAST(%s AS BIGINT)"] * width) + ")"
+    return ", ".join([row] * len(rows)), [value for r in rows for value in r]
+
+
+def _store_totals(totals: dict[int, dict], now: datetime) -> None:
+    """Every changed statement's totals in one UPDATE."""
+    if not totals:
+        return
+    fields = ["gift_count", "coins", "value_minor", "creator_minor", "affiliate_minor"]
+    values, params = _values([(pk, *(t[f] for f in fields)) for pk, t in totals.items()])
+    table = connection.ops.quote_name(EarningsStatement._meta.db_table)
+    sets = ", ".join(f"{f} = v.{f}" for f in fields)
+    sql = (
+        f"WITH v (id, {', '.join(fields)}) AS (VALUES {values}) "  # noqa: S608
+        f"UPDATE {table} SET {sets}, updated_at = %s FROM v WHERE {table}.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, connection.ops.adapt_datetimefield_value(now)])
+
+
+def _post_many(postings: list[tuple[str, str, list[Line]]]) -> None:
+    """Post (key, memo, lines) settlement transactions at once, with ledger_post's rules:
+    each balanced per unit; a key posted before with the same lines is skipped (with other
+    lines, PostingConflict); cached balances locked in primary-key order, then changed by
+    one conditional UPDATE that never takes a guarded balance below zero (InsufficientFunds,
+    and the batch rolls back); the entries bulk-created in one statement, which the ledger's
+    trigger checks again on PostgreSQL. Runs in the caller's transaction."""
+    if not postings:
+        return
+    for _, _, lines in postings:
+        totals: dict[str, int] = defaultdict(int)
+        for line in lines:
+            if not isinstance(line.amount, int) or isinstance(line.amount, bool) or not line.amount:
+                raise UnbalancedTransaction(f"entry amounts are non-zero integers: {line.amount}")
+            totals[line.account.unit] += line.amount
+        if len(lines) < 2 or any(totals.values()):
+            raise UnbalancedTransaction(f"entries do not sum to zero: {dict(totals)}")
+    existing = dict(
+        LedgerTransaction.objects.filter(key__in=[key for key, _, _ in postings]).values_list(
+            "key", "pk"
+        )
+    )
+    if existing:
+        stored = defaultdict(list)
+        for txn_id, account_id, amount in LedgerEntry.objects.filter(
+            transaction_id__in=existing.values()
+        ).values_list("transaction_id", "account_id", "amount"):
+            stored[txn_id].append((account_id, amount))
+        for key, _, lines in postings:
+            if key in existing and sorted(stored[existing[key]]) != sorted(
+                (line.account.pk, line.amount) for line in lines
+            ):
+                raise PostingConflict()
+        postings = [posting for posting in postings if posting[0] not in existing]
+        if not postings:
+            return
+    changes: dict[int, int] = defaultdict(int)
+    guarded: dict[int, LedgerAccount] = {}
+    for _, _, lines in postings:
+        for line in lines:
+            if line.account.track_balance:
+                changes[line.account.pk] += line.amount
+                if not line.account.allow_negative:
+                    guarded[line.account.pk] = line.account
+    changes = {pk: amount for pk, amount in changes.items() if amount}
+    if changes:
+        ids = sorted(changes)
+        list(
+            LedgerAccount.objects.select_for_update(no_key=True)
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        values, params = _values([(pk, changes[pk], int(pk in guarded)) for pk in ids])
+        table = connection.ops.quote_name(LedgerAccount._meta.db_table)
+        sql = (
+            f"WITH v (id, amount, guarded) AS (VALUES {values}) "  # noqa: S608
+            f"UPDATE {table} SET balance = {table}.balance + v.amount FROM v "
+            f"WHERE {table}.id = v.id AND (v.guarded = 0 OR {table}.balance + v.amount >= 0) "
+            f"RETURNING {table}.id"
+        )
+        # RETURNING says which rows the guard let through (SQLite's driver gives no row
+        # count for a statement that starts with WITH).
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            refused = set(ids) - {row[0] for row in cursor.fetchall()}
+            if refused:
+                raise InsufficientFunds(", ".join(guarded[pk].code for pk in sorted(refused)))
+    txns = LedgerTransaction.objects.bulk_create(
+        [
+            LedgerTransaction(kind=SETTLED_KIND, key=key, memo=memo[:200])
+            for key, memo, _ in postings
+        ]
+    )
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                transaction=txn, account=line.account, unit=line.account.unit, amount=line.amount
+            )
+            for txn, (_, _, lines) in zip(txns, postings, strict=True)
+            for line in lines
+        ]
     )
 
 
 def earnings_settle(*, until: datetime, batch_size: int | None = None) -> int:
-    """Settle every unsettled gift earning sent before until into one statement per host,
-    currency and period (the period is until itself), and move its sum from the host's
+    """Settle every unsettled gift earning sent before until, and every host's affiliate
+    commissions earned before until and not settled yet, into one statement per host,
+    currency and period (the period is until itself), and move their sum from the host's
     unsettled earnings to their settled balance. Returns the number of gift sends settled.
 
-    Safe to run twice, beside itself and after being killed halfway: each batch of hosts
-    (batch_size, default GIFTING_SETTLEMENT_BATCH) is one transaction, and a gift is
-    attached to a statement only while it has none. The caller holds no transaction."""
+    Safe to run twice, beside itself (also for another until) and after being killed
+    halfway: each batch of hosts (batch_size, default GIFTING_SETTLEMENT_BATCH) is one
+    transaction, a gift is attached to a statement only while it has none, and a host's
+    commissions are summed under a lock on their affiliate account. The caller holds no
+    transaction."""
     size = batch_size or settings.GIFTING_SETTLEMENT_BATCH
     total = 0
     for creator_ids in _creator_batches(until, size):

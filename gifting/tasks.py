@@ -2,6 +2,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from . import payouts
+from .services import coin_purchases_release_unpaid
 from .settlement import earnings_settle, settlement_cutoff
 
 
@@ -18,6 +19,13 @@ def settle_earnings() -> int:
     """Settle hosts' gift earnings up to the end of the last whole period (beat, every
     period). Safe to run twice, on two workers at once and after being killed halfway."""
     return earnings_settle(until=settlement_cutoff())
+
+
+@shared_task(name="gifting.release_unpaid", acks_late=True)
+def release_unpaid() -> int:
+    """Fail coin purchases whose payment never completed and void that payment (beat, every
+    minute). Safe to run twice and beside itself."""
+    return coin_purchases_release_unpaid()
 
 
 @shared_task(

@@ -2,27 +2,39 @@
 each. Buying uses the default card, or the card form for a buyer who saved none.
 
 The gift panel over a live (an htmx partial in a dialog: the gifts, the balance, Send) and
-the host console's earnings summary for the live, and the live's top gifters."""
+the host console's earnings summary for the live, and the live's top gifters.
+
+A host's own earnings pages: what gifts earned them (today, this week, per live, pending,
+settled, paid out), the Request payout form, every gift received with a CSV export, and
+the host's top fans on their profile."""
 
 from __future__ import annotations
 
+import csv
 import uuid
+from datetime import UTC
 
+from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views import View
 
 from config.errors import DomainError
 from payments.forms import CardForm
+from payments.money import MoneyError, format_money, parse_minor
 from payments.provider_services import payment_method_add, payment_method_default
+from shops.views import ProfileView as ShopProfileView
 from streams.models import Stream
 
-from . import selectors, services
+from . import payouts, reports, selectors, services
 from .api import CoinsThrottle
-from .errors import NotEnoughCoins, StreamNotLive
+from .errors import InvalidPayout, NotEnoughCoins, NotEnoughEarnings, StreamNotLive
 from .forms import CoinBuyForm, GiftSendForm
 from .models import CoinPurchase, GiftSend
 
@@ -271,3 +283,190 @@ class TopGiftersView(View):
                 "leaders": selectors.top_gifters_for_stream(stream_id=stream.pk),
             },
         )
+
+
+# --- the host's earnings -------------------------------------------------------------------
+
+
+class PayoutRequestForm(forms.Form):
+    """The earnings page's Request payout: an amount as people write it ("25.00"), the
+    payout account, and the page's token as the idempotency key (a double click or a
+    resubmitted page requests once)."""
+
+    amount = forms.CharField(max_length=20)
+    destination = forms.CharField(max_length=payouts.MAX_DESTINATION, label="Payout account")
+    token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def clean_amount(self) -> int:
+        try:
+            return parse_minor(self.cleaned_data["amount"], settings.TAPBUY_CURRENCY)
+        except MoneyError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+RECENT_GIFTS = 20
+RECENT_PAYOUTS = 20
+
+
+class EarningsView(LoginRequiredMixin, View):
+    """/earnings/: the signed-in host's own figures, lives, recent gifts with their split,
+    statements and payouts, and the Request payout form."""
+
+    template_name = "gifting/earnings.html"
+
+    def get(self, request):
+        return self.render(request, PayoutRequestForm(use_required_attribute=False))
+
+    def render(self, request, form: PayoutRequestForm, *, error: str = "", status: int = 200):
+        user = request.user
+        payout_list = list(selectors.payouts_for(creator=user)[:RECENT_PAYOUTS])
+        if not form.is_bound and payout_list:
+            # The account the host was paid to last time, so that asking again is one tap.
+            form.initial["destination"] = payout_list[0].destination
+        return render(
+            request,
+            self.template_name,
+            {
+                **reports.earnings_overview(creator=user),
+                "lives": reports.earnings_per_live(creator=user),
+                "recent": list(reports.gifts_received(creator=user)[:RECENT_GIFTS]),
+                "statements": list(reports.statements_for(creator=user)),
+                "payouts": payout_list,
+                "form": form,
+                # A fresh token per page: each Request from it is one payout, however often
+                # it is submitted.
+                "token": uuid.uuid4(),
+                "minimum_minor": settings.GIFTING_PAYOUT_MINIMUM_MINOR,
+                "share": _share_percent(),
+                "error": error,
+            },
+            status=status,
+        )
+
+
+class PayoutRequestView(EarningsView):
+    """Request a payout of settled earnings, then back to the earnings page with a message;
+    a refusal (below the minimum, more than is available) is shown on the page, nothing
+    held."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        form = PayoutRequestForm(request.POST, use_required_attribute=False)
+        if not form.is_valid():
+            return self.render(request, form, error="Check the payout details.", status=400)
+        data = form.cleaned_data
+        currency = settings.TAPBUY_CURRENCY
+        try:
+            payout = payouts.payout_request(
+                creator=request.user,
+                amount_minor=data["amount"],
+                destination=data["destination"],
+                idempotency_key=f"page:{data['token']}",
+            )
+        except NotEnoughEarnings as exc:
+            form.add_error("amount", "That is more than your available balance.")
+            return self.render(request, form, error=exc.message, status=exc.status)
+        except InvalidPayout as exc:
+            minimum = settings.GIFTING_PAYOUT_MINIMUM_MINOR
+            if data["amount"] < minimum:
+                # The service counts in minor units; people read money.
+                message = f"The smallest payout is {format_money(minimum, currency)}."
+                form.add_error("amount", message)
+                return self.render(request, form, error=message, status=exc.status)
+            for key, errors in exc.fields.items():
+                for message in errors:
+                    form.add_error(key if key in form.fields else None, message)
+            return self.render(request, form, error=exc.message, status=exc.status)
+        messages.success(
+            request,
+            f"Payout of {format_money(payout.amount_minor, payout.currency)} requested: "
+            "staff review it shortly.",
+        )
+        return redirect("gifting:earnings")
+
+
+SUPPORTERS_PAGE_SIZE = 50
+
+
+class SupportersView(LoginRequiredMixin, View):
+    """/earnings/supporters/: every gift the host received, newest first, 50 a page, and
+    their all-time top fans."""
+
+    template_name = "gifting/supporters.html"
+
+    def get(self, request):
+        paginator = Paginator(reports.gifts_received(creator=request.user), SUPPORTERS_PAGE_SIZE)
+        page = paginator.get_page(request.GET.get("page"))
+        return render(
+            request,
+            self.template_name,
+            {
+                "page": page,
+                "fans": selectors.top_fans_for_creator(creator_id=request.user.pk),
+            },
+        )
+
+
+CSV_HEADER = [
+    "sent_at",
+    "sender_handle",
+    "gift",
+    "quantity",
+    "coins",
+    "value_minor",
+    "creator_minor",
+    "platform_minor",
+    "currency",
+    "live_id",
+    "live_title",
+]
+# A spreadsheet runs a cell that starts with one of these as a formula (a live title such
+# as "=HYPERLINK(...)" typed by anyone): a leading quote keeps it text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: str) -> str:
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+class SupportersCsvView(LoginRequiredMixin, View):
+    """/earnings/supporters.csv: the same gifts as a spreadsheet, one row per gift, times
+    in UTC (ISO 8601), money in minor units."""
+
+    def get(self, request):
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        stamp = timezone.now().astimezone(UTC).strftime("%Y%m%d")
+        response["Content-Disposition"] = (
+            f'attachment; filename="tapbuy-supporters-{request.user.handle}-{stamp}.csv"'
+        )
+        writer = csv.writer(response)
+        writer.writerow(CSV_HEADER)
+        for row in reports.gifts_received_rows(creator=request.user):
+            sent_at, handle, gift, quantity, coins, value, share, platform, cur, live, title = row
+            writer.writerow(
+                [
+                    sent_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                    _csv_text(handle),
+                    _csv_text(gift),
+                    quantity,
+                    coins,
+                    value,
+                    share,
+                    platform,
+                    _csv_text(cur),
+                    live,
+                    _csv_text(title),
+                ]
+            )
+        return response
+
+
+class ProfileView(ShopProfileView):
+    """/@handle with the host's all-time top fans under the profile (none shown when no one
+    has sent them a gift yet): one query on the per-host gift totals."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["top_fans"] = selectors.top_fans_for_creator(creator_id=context["profile"].pk)
+        return context

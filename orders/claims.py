@@ -19,8 +19,6 @@ Callers see none of this: claim(checkout) returns the created orders or raises.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +28,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.combining import Combiner
 from shops.models import Variant
 from streams.models import Deal
 
@@ -336,90 +335,8 @@ def _announce(claimed: list[Checkout]) -> None:
 # --- batching across the threads of a process ------------------------------------------
 
 
-class _Waiter:
-    __slots__ = ("checkout", "done", "lead", "outcome", "error")
-
-    def __init__(self, checkout: Checkout):
-        self.checkout = checkout
-        self.done = threading.Event()
-        self.lead = False
-        self.outcome: Exception | None = None
-        self.error: BaseException | None = None
-
-
-class ClaimCombiner:
-    """Flat combining: no thread of its own. The first buyer to arrive leads: it waits a
-    window for others, claims everything gathered in one batch on its own database
-    connection, hands each buyer its answer, and passes the lead to the next buyer
-    waiting, if any, so that nobody leads for longer than their own batch."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queue: list[_Waiter] = []
-        self._leading = False
-
-    def claim(self, checkout: Checkout) -> None:
-        waiter = _Waiter(checkout)
-        with self._lock:
-            self._queue.append(waiter)
-            first = not self._leading
-            self._leading = True
-        if not first:
-            if not waiter.done.wait(timeout=CLAIM_WAIT_SECONDS):
-                with self._lock:
-                    if waiter in self._queue:
-                        # Still unclaimed: give up and leave nothing behind.
-                        self._queue.remove(waiter)
-                        raise CheckoutBusy()
-                # Its batch is being claimed right now: its answer is coming.
-                waiter.done.wait()
-            if not waiter.lead:
-                return self._answer(waiter)
-        else:
-            window = batch_window()
-            if window:
-                time.sleep(window)
-        self._lead()
-        return self._answer(waiter)
-
-    def _lead(self) -> None:
-        with self._lock:
-            batch = self._queue[:BATCH_MAX]
-            del self._queue[:BATCH_MAX]
-        claimed: list[Checkout] = []
-        try:
-            outcomes, claimed = _claim_batch([w.checkout for w in batch])
-            for waiter, outcome in zip(batch, outcomes, strict=True):
-                waiter.outcome = outcome
-        except BaseException as exc:  # noqa: BLE001 (handed to each buyer of the batch)
-            for waiter in batch:
-                waiter.error = exc
-        finally:
-            with self._lock:
-                successor = self._queue[0] if self._queue else None
-                if successor is None:
-                    self._leading = False
-                else:
-                    successor.lead = True
-            for waiter in batch:
-                waiter.done.set()
-            if successor is not None:
-                successor.done.set()
-        # Committed: the buyers have their answers and the next batch is under way while
-        # this thread tells the lives about the new stock.
-        _announce(claimed)
-
-    @staticmethod
-    def _answer(waiter: _Waiter) -> None:
-        if waiter.error is not None:
-            raise waiter.error
-        if waiter.outcome is not None:
-            raise waiter.outcome
-
-
 CLAIM_WAIT_SECONDS = 30
 BATCH_MAX = 200
-_combiner = ClaimCombiner()
 
 
 def batch_window() -> float:
@@ -443,5 +360,17 @@ def claim(checkout: Checkout) -> list[Order]:
         if outcomes[0] is not None:
             raise outcomes[0]
     else:
-        _combiner.claim(checkout)
+        _combiner.submit(checkout)
     return checkout.orders
+
+
+# Flat combining (config.combining): the first buyer to arrive leads a batch on its own
+# connection and tells the lives about the new stock once everyone has their answer.
+_combiner: Combiner[Checkout] = Combiner(
+    _claim_batch,
+    window=batch_window,
+    busy=CheckoutBusy,
+    batch_max=BATCH_MAX,
+    wait_seconds=CLAIM_WAIT_SECONDS,
+    after=_announce,
+)

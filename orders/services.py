@@ -665,6 +665,9 @@ def _accounts(order: Order, roles: set[str]) -> dict[str, LedgerAccount]:
             "code": f"earnings:affiliate:user:{order.creator_id}:{currency}",
             "kind": LedgerAccount.Kind.EARNINGS,
             "owner": User(pk=order.creator_id),
+            # Settlement moves its balance to the creator's settled earnings; a refund
+            # after that takes back commission already settled, netted at the next one.
+            "allow_negative": True,
         },
     }
     wanted = {role: specs[role] for role in roles}

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
+from django.utils import timezone
 
 from accounts.models import User
+from config.bulk import execute, insert_rows, lock_rows
 
 from .errors import InsufficientFunds, PostingConflict, UnbalancedTransaction
 from .ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -46,6 +48,18 @@ def account_get(
         },
     )
     return account
+
+
+def accounts_get(specs: list[dict], *, create: bool = True) -> dict[str, LedgerAccount]:
+    """The accounts of these specs (account_get's keyword arguments), by code: one query
+    when they all exist, each missing one created on first use (with create=False, left
+    out)."""
+    found = {a.code: a for a in LedgerAccount.objects.filter(code__in=[s["code"] for s in specs])}
+    if create:
+        for spec in specs:
+            if spec["code"] not in found:
+                found[spec["code"]] = account_get(**spec)
+    return found
 
 
 def _check_balanced(lines: list[Line]) -> None:
@@ -101,6 +115,129 @@ def ledger_post(*, kind: str, key: str, lines: list[Line], memo: str = "") -> Le
     return txn
 
 
+@dataclass(frozen=True)
+class Posting:
+    """One transaction of a ledger_post_many batch."""
+
+    kind: str
+    key: str
+    lines: list[Line]
+    memo: str = ""
+
+
+def ledger_post_many(postings: list[Posting]) -> list[LedgerTransaction | InsufficientFunds]:
+    """Post many new balanced transactions at once: what ledger_post does for each, in a
+    few statements for all. Per posting, in order, its transaction or the InsufficientFunds
+    that refused it (a refused posting writes nothing; the others are posted).
+
+    Every account with a cached balance may appear in one posting of the batch only (a
+    caller batching gifts takes one gift per wallet; ValueError otherwise). Those accounts
+    are locked in primary-key order, as ledger_post locks them, then changed by one
+    conditional UPDATE that never takes a guarded balance below zero. Keys must be new: a
+    key posted before raises IntegrityError (the caller falls back to ledger_post, which
+    answers a replay). Runs in the caller's transaction, which it requires."""
+    if not connection.in_atomic_block:
+        raise transaction.TransactionManagementError("ledger_post_many runs in a transaction")
+    changes: dict[int, tuple[int, bool, int]] = {}  # account: (amount, guarded, posting)
+    for index, posting in enumerate(postings):
+        if len(posting.lines) < 2:
+            raise UnbalancedTransaction("a transaction has at least two entries")
+        _check_balanced(posting.lines)
+        for line in posting.lines:
+            account = line.account
+            if not account.track_balance:
+                continue
+            if account.pk in changes:
+                raise ValueError(f"account {account.code} is in two postings of one batch")
+            guarded = not account.allow_negative and line.amount < 0
+            changes[account.pk] = (line.amount, guarded, index)
+    refused: set[int] = set()
+    if changes:
+        applied = _apply_balances(changes)
+        refused = {index for pk, (_, _, index) in changes.items() if pk not in applied}
+        if refused:
+            # A posting refused on one account gives back what it added to its others.
+            undo = {
+                pk: (-amount, False, index)
+                for pk, (amount, _, index) in changes.items()
+                if index in refused and pk in applied
+            }
+            if undo:
+                _apply_balances(undo)
+    accepted = [p for i, p in enumerate(postings) if i not in refused]
+    txns = _insert(accepted)
+    made = iter(txns)
+    return [
+        InsufficientFunds(_code_of(postings[i])) if i in refused else next(made)
+        for i in range(len(postings))
+    ]
+
+
+def _insert(postings: list[Posting]) -> list[LedgerTransaction]:
+    """The postings' transactions and entries: two multi-row INSERTs (config.bulk: the
+    ORM's per-object preparation of a batch's entries costs more than the statements)."""
+    if not postings:
+        return []
+    now = timezone.now()
+    ids = dict(
+        insert_rows(
+            LedgerTransaction,
+            ["key", "kind", "memo", "created_at"],
+            [(p.key, p.kind, p.memo[:200], now) for p in postings],
+            returning=["key", "id"],
+        )
+    )
+    insert_rows(
+        LedgerEntry,
+        ["transaction", "account", "unit", "amount", "created_at"],
+        [
+            (ids[posting.key], line.account.pk, line.account.unit, line.amount, now)
+            for posting in postings
+            for line in posting.lines
+        ],
+    )
+    return [
+        LedgerTransaction(pk=ids[p.key], kind=p.kind, key=p.key, memo=p.memo[:200])
+        for p in postings
+    ]
+
+
+def _code_of(posting: Posting) -> str:
+    return next(
+        line.account.code
+        for line in posting.lines
+        if line.account.track_balance and not line.account.allow_negative and line.amount < 0
+    )
+
+
+def _apply_balances(changes: dict[int, tuple[int, bool, int]]) -> set[int]:
+    """Add each amount to its account's cached balance, a guarded one only while it stays
+    at or above zero: rows locked in primary-key order, then one UPDATE. The accounts
+    changed."""
+    ids = sorted(changes)
+    lock_rows(LedgerAccount, ids)
+    table = connection.ops.quote_name(LedgerAccount._meta.db_table)
+    amounts = [changes[pk][0] for pk in ids]
+    guards = [1 if changes[pk][1] else 0 for pk in ids]
+    if connection.vendor == "postgresql":
+        source = "unnest(%s::bigint[], %s::bigint[], %s::int[]) AS v (id, amount, guarded)"
+        params: list = [ids, amounts, guards]
+        prefix = ""
+    else:
+        values = ", ".join(["(%s, %s, %s)"] * len(ids))
+        prefix = f"WITH v (id, amount, guarded) AS (VALUES {values}) "
+        source = "v"
+        params = [value for row in zip(ids, amounts, guards, strict=True) for value in row]
+    # RETURNING says which rows the guard let through. Only names are formatted in.
+    sql = (
+        f"{prefix}UPDATE {table} SET balance = {table}.balance + v.amount "  # noqa: S608
+        f"FROM {source} "
+        f"WHERE {table}.id = v.id AND (v.guarded = 0 OR {table}.balance + v.amount >= 0) "
+        f"RETURNING {table}.id"
+    )
+    return {row[0] for row in execute(sql, params, fetch=True)}
+
+
 def account_balance(*, account: LedgerAccount) -> int:
     """The balance: the cached one where it is kept, else the sum of the entries."""
     if account.track_balance:
@@ -142,9 +279,11 @@ def ledger_problems(*, limit: int = 20) -> list[str]:
     return problems
 
 
-# PostgreSQL also checks every transaction's balance itself at commit (a deferred
-# constraint trigger, migration 0002): even a bug that bypassed ledger_post could not
-# commit an unbalanced posting. On SQLite, ledger_post's own check is the guard.
+# PostgreSQL also checks every transaction's balance itself: a statement trigger (migration
+# 0004) refuses any statement that leaves the entries of a transaction it wrote unbalanced,
+# so even a bug that bypassed ledger_post could not write an unbalanced posting. Every
+# writer here inserts all of a transaction's entries in one statement. On SQLite,
+# ledger_post's own check is the guard.
 
 
 def on_postgres() -> bool:

@@ -9,7 +9,7 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from gifting import selectors, services
+from gifting import selectors, sends, services
 from gifting.errors import (
     GiftNotFound,
     GiftToSelf,
@@ -18,7 +18,7 @@ from gifting.errors import (
     NotEnoughCoins,
     StreamNotLive,
 )
-from gifting.models import CoinPack, Gift, GiftSend
+from gifting.models import CoinPack, Gift, GiftSend, GiftTotal
 from payments.ledger import account_balance
 from payments.ledger_models import LedgerAccount, LedgerTransaction
 from streams import services as streams_services
@@ -286,7 +286,7 @@ def test_a_refused_gift_announces_nothing(viewer, live, gifts, django_capture_on
     assert callbacks == []
 
 
-def test_combo_counts_the_same_gift_from_the_same_sender_within_five_seconds(
+def test_combo_counts_the_same_gift_sent_again_by_one_sender_within_five_seconds(
     viewer, merchant, live, gifts, watching, django_capture_on_commit_callbacks
 ):
     give_coins(viewer, 100)
@@ -300,11 +300,13 @@ def test_combo_counts_the_same_gift_from_the_same_sender_within_five_seconds(
     assert [combo_of(viewer, gifts["rose"], f"r{i}") for i in range(3)] == [1, 2, 3]
     assert combo_of(viewer, gifts["heart"], "h1") == 1  # another gift
     assert combo_of(merchant, gifts["rose"], "m1") == 1  # another sender
-    # Sends older than the window no longer count.
-    GiftSend.objects.filter(gift=gifts["rose"], sender=viewer).update(
-        created_at=timezone.now() - services.COMBO_WINDOW - timezone.timedelta(seconds=1)
+    # Another gift in between starts a new combo.
+    assert [combo_of(viewer, gifts["rose"], f"r{i}") for i in (4, 5)] == [1, 2]
+    # A send longer than the window after the last one starts again too.
+    GiftTotal.objects.filter(sender=viewer, stream=live).update(
+        last_sent_at=timezone.now() - sends.COMBO_WINDOW - timezone.timedelta(seconds=1)
     )
-    assert combo_of(viewer, gifts["rose"], "r4") == 1
+    assert combo_of(viewer, gifts["rose"], "r6") == 1
 
 
 # --- the API -----------------------------------------------------------------------------------

@@ -18,9 +18,10 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from gifting import tasks
+from gifting import services, tasks
 from gifting.models import EarningsStatement, Gift, GiftSend
 from gifting.settlement import earnings_settle, settlement_cutoff
+from payments.ledger import Line, ledger_post
 from payments.ledger_models import LedgerEntry
 from tests.factories import UserFactory
 
@@ -178,10 +179,62 @@ def _command(until, batch_size):
     )
 
 
-def test_a_run_killed_halfway_is_completed_by_the_next(earnings_made):
-    creators, total = earnings_made(200, 100)  # 20,000 earnings
+def many_earnings(viewer, host, *, count: int, per_creator: int):
+    """`count` new hosts with `per_creator` gift earnings each, sent two hours ago: written
+    by one INSERT … SELECT over generate_series (1 to 7 of a 5-coin gift, split as
+    gift_split splits it), the hosts' earnings credited by one balanced posting, as
+    gift_send would have in many. Returns (hosts, the sum of their shares)."""
+    stream = go_live(host)
+    gift = Gift.objects.create(name="Heart", slug="heart", coins=5)
+    creators = UserFactory.create_batch(count)
+    bp = settings.GIFTING_CREATOR_SHARE_BP
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO gifting_giftsend (sender_id, stream_id, creator_id, gift_id, quantity, "
+            "coins, value_minor, creator_minor, platform_minor, currency, idempotency_key, "
+            "created_at) SELECT %s, %s, (%s::bigint[])[1 + n / %s], %s, 1 + n %% 7, coins, "
+            "value, value * %s / 10000, value - value * %s / 10000, 'USD', 'bulk-' || n, %s "
+            "FROM (SELECT n, 5 * (1 + n %% 7) AS coins, 5 * (1 + n %% 7) * %s AS value "
+            "FROM generate_series(0, %s) AS n) AS g",
+            [
+                viewer.pk,
+                stream.pk,
+                [c.pk for c in creators],
+                per_creator,
+                gift.pk,
+                bp,
+                bp,
+                timezone.now() - timedelta(hours=2),
+                settings.GIFTING_COIN_VALUE_MINOR,
+                count * per_creator - 1,
+            ],
+        )
+    made = GiftSend.objects.filter(creator__in=creators)
+    shares = dict(
+        made.values("creator_id").annotate(s=Sum("creator_minor")).values_list("creator_id", "s")
+    )
+    commission = made.aggregate(s=Sum("platform_minor"))["s"]
+    total = sum(shares.values())
+    ledger_post(
+        kind="gift.sent",
+        key="bulk:many",
+        lines=[
+            Line(services._sales_account("USD"), -(total + commission)),
+            Line(services._commission_account("USD"), commission),
+            *(
+                Line(services.earnings_account(creator=c, currency="USD"), shares[c.pk])
+                for c in creators
+            ),
+        ],
+    )
+    return creators, total
+
+
+def test_a_run_killed_halfway_is_completed_by_the_next(viewer, host):
+    creators, total = many_earnings(viewer, host, count=200, per_creator=500)
+    assert GiftSend.objects.count() == 100_000
     until = settlement_cutoff()
-    process = _command(until, batch_size=2)
+    process = _command(until, batch_size=2)  # 100 batches of 1,000 earnings
     deadline = time.monotonic() + 60
     while not EarningsStatement.objects.filter(gift_count__gt=0).exists():
         assert process.poll() is None, process.communicate()
@@ -193,7 +246,7 @@ def test_a_run_killed_halfway_is_completed_by_the_next(earnings_made):
 
     # Halfway: some batches done (attached, posted and totalled together), the rest untouched.
     left = GiftSend.objects.filter(statement__isnull=True).count()
-    assert 0 < left < 20_000
+    assert 0 < left < 100_000
     done = GiftSend.objects.filter(statement__isnull=False)
     assert (
         LedgerEntry.objects.filter(transaction__kind="earnings.settled", amount__gt=0).aggregate(

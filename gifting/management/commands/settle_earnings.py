@@ -1,4 +1,5 @@
-"""Settle hosts' gift earnings by hand: the same code as the scheduled task."""
+"""Settle hosts' gift earnings and affiliate commissions by hand: the same code as the
+scheduled task."""
 
 from datetime import UTC, datetime
 
@@ -9,8 +10,9 @@ from gifting.settlement import earnings_settle, settlement_cutoff
 
 class Command(BaseCommand):
     help = (
-        "Settle every unsettled gift earning sent before --until (default: the end of the "
-        "last whole settlement period) into one statement per host and currency."
+        "Settle every unsettled gift earning and affiliate commission earned before --until "
+        "(default: the end of the last whole settlement period) into one statement per host "
+        "and currency."
     )
 
     def add_arguments(self, parser):

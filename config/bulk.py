@@ -1,0 +1,117 @@
+"""Multi-row statements for the hot write paths (a batch of gift sends and their ledger
+postings), in SQL that PostgreSQL and SQLite both run.
+
+On PostgreSQL the rows travel as one array per column (unnest), so a statement's text is
+the same for any number of rows: the driver prepares it once instead of splitting a text
+with hundreds of placeholders for every batch, which costs more than the statement itself.
+On SQLite (the embedded default, one process) they are plain VALUES.
+
+On PostgreSQL they also bind their parameters on the server (execute): Django's cursors
+write every value into the statement's text on the client, which for a batch's arrays
+costs more Python time than the statement takes in the database. The cursor shares
+Django's connection, so it runs in the current transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection, models
+
+
+def execute(sql: str, params: Sequence, *, fetch: bool = False) -> list[tuple]:
+    """Run one statement on Django's connection, its parameters bound on the server on
+    PostgreSQL; the rows it returns when fetch."""
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        connection.ensure_connection()
+        # Errors come out as Django's (IntegrityError and the rest), as from its cursors.
+        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if fetch else []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else []
+
+
+def one_of(column: str, values: Sequence) -> tuple[str, list]:
+    """SQL for "column is one of values" and its parameters: one array on PostgreSQL (the
+    same text for any number of values), a list of placeholders on SQLite."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def select(sql: str, params: Sequence) -> list[tuple]:
+    """The rows of a read, on the same terms as execute."""
+    return execute(sql, params, fetch=True)
+
+
+def _columns(model: type[models.Model], fields: Sequence[str]) -> list[tuple[str, str]]:
+    """(quoted column, PostgreSQL type) of each field."""
+    found = []
+    for name in fields:
+        field = model._meta.get_field(name)
+        found.append((connection.ops.quote_name(field.column), field.db_type(connection)))
+    return found
+
+
+def rows_source(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]
+) -> tuple[str, list]:
+    """A row source of these values for INSERT ... <source> or a join: "SELECT * FROM
+    unnest(...)" with one array per column, or "VALUES (...), ...", and its parameters.
+    Values are Python values the driver adapts (ints, strings, aware datetimes)."""
+    columns = _columns(model, fields)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
+        params = [list(column) for column in zip(*rows, strict=True)] if rows else []
+        return f"SELECT * FROM unnest({arrays})", params  # noqa: S608 (types from the model)
+    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    prepared = []
+    for row in rows:
+        for name, value in zip(fields, row, strict=True):
+            prepared.append(model._meta.get_field(name).get_db_prep_save(value, connection))
+    return "VALUES " + ", ".join([placeholder] * len(rows)), prepared
+
+
+def insert_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    conflict: str = "",
+    conflict_params: Sequence = (),
+    returning: Sequence[str] = (),
+) -> list[tuple]:
+    """INSERT these rows into the model's table in one statement. conflict is SQL that
+    follows the rows (an ON CONFLICT clause; "excluded" and the table's quoted name work on
+    both databases); returning names columns to return, one tuple per row. SQLite reads
+    "INSERT ... SELECT ... ON CONFLICT" ambiguously, which is why it gets VALUES."""
+    if not rows:
+        return []
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = ", ".join(column for column, _ in _columns(model, fields))
+    source, params = rows_source(model, fields, rows)
+    sql = f"INSERT INTO {table} ({names}) {source}"  # noqa: S608 (names from the model)
+    if conflict:
+        sql += f" {conflict}"
+        params = [*params, *conflict_params]
+    if returning:
+        sql += " RETURNING " + ", ".join(
+            f"{table}.{connection.ops.quote_name(c)}" for c in returning
+        )
+    return execute(sql, params, fetch=bool(returning))
+
+
+def lock_rows(model: type[models.Model], ids: Sequence[int]) -> None:
+    """Lock these rows, in primary-key order, until the transaction ends (PostgreSQL; on
+    SQLite a writing transaction holds the whole database anyway)."""
+    if connection.vendor != "postgresql" or not ids:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    execute(
+        f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",  # noqa: S608
+        [sorted(ids)],
+    )
