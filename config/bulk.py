@@ -14,6 +14,7 @@ Django's connection, so it runs in the current transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from django.db import connection, models
@@ -50,6 +51,11 @@ def select(sql: str, params: Sequence) -> list[tuple]:
 
 def _columns(model: type[models.Model], fields: Sequence[str]) -> list[tuple[str, str]]:
     """(quoted column, PostgreSQL type) of each field."""
+    return _columns_of(model, tuple(fields), connection.vendor)
+
+
+@functools.cache
+def _columns_of(model, fields: tuple[str, ...], vendor: str) -> list[tuple[str, str]]:
     found = []
     for name in fields:
         field = model._meta.get_field(name)

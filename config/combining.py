@@ -55,6 +55,7 @@ class Combiner(Generic[Item]):
         wait_seconds: float = 30,
         key: Callable[[Item], Hashable] | None = None,
         after: Callable[[Any], None] | None = None,
+        leaders: int = 1,
     ) -> None:
         self._run_batch = run_batch
         self._window = window
@@ -63,45 +64,49 @@ class Combiner(Generic[Item]):
         self._wait_seconds = wait_seconds
         self._key = key
         self._after = after
+        self._max_leaders = leaders
         self._lock = threading.Lock()
         self._queue: list[_Waiter[Item]] = []
-        self._leading = False
+        self._leaders = 0
 
     def submit(self, item: Item) -> Any:
         """The item's outcome, from whichever thread ran its batch."""
         waiter = _Waiter(item)
         with self._lock:
-            self._queue.append(waiter)
-            first = not self._leading
-            self._leading = True
-        if not first:
+            lead = self._leaders < self._max_leaders
+            if lead:
+                self._leaders += 1
+            else:
+                self._queue.append(waiter)
+        if lead:
+            window = self._window()
+            if window:
+                time.sleep(window)
+        else:
             if not waiter.done.wait(timeout=self._wait_seconds):
                 with self._lock:
                     if waiter in self._queue:
                         # Still not taken: give up and leave nothing behind.
                         self._queue.remove(waiter)
                         raise self._busy()
-                # Its batch is running right now: its answer is coming.
+                # Its batch is running right now, or it was just made a leader.
                 waiter.done.wait()
             if not waiter.lead:
                 return self._answer(waiter)
-        else:
-            window = self._window()
-            if window:
-                time.sleep(window)
-        self._lead()
+        self._lead(waiter)
         return self._answer(waiter)
 
-    def _take(self) -> list[_Waiter[Item]]:
-        # Called with the lock held.
+    def _take(self, own: _Waiter[Item]) -> list[_Waiter[Item]]:
+        # Called with the lock held: the leader's own request, then what waits.
+        room = self._batch_max - 1
         if self._key is None:
-            batch = self._queue[: self._batch_max]
-            del self._queue[: self._batch_max]
+            batch = [own, *self._queue[:room]]
+            del self._queue[:room]
             return batch
-        batch, rest, seen = [], [], set()
+        batch, rest, seen = [own], [], {self._key(own.item)}
         for waiter in self._queue:
             key = self._key(waiter.item)
-            if len(batch) < self._batch_max and key not in seen:
+            if len(batch) <= room and key not in seen:
                 seen.add(key)
                 batch.append(waiter)
             else:
@@ -109,9 +114,9 @@ class Combiner(Generic[Item]):
         self._queue[:] = rest
         return batch
 
-    def _lead(self) -> None:
+    def _lead(self, own: _Waiter[Item]) -> None:
         with self._lock:
-            batch = self._take()
+            batch = self._take(own)
         value = None
         try:
             outcomes, value = self._run_batch([w.item for w in batch])
@@ -122,9 +127,11 @@ class Combiner(Generic[Item]):
                 waiter.error = exc
         finally:
             with self._lock:
-                successor = self._queue[0] if self._queue else None
+                # The lead passes to the longest waiting, taken out of the queue so that
+                # no other leader takes it into a batch meanwhile.
+                successor = self._queue.pop(0) if self._queue else None
                 if successor is None:
-                    self._leading = False
+                    self._leaders -= 1
                 else:
                     successor.lead = True
             for waiter in batch:

@@ -218,6 +218,12 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def live_event(self, message):
         await self.send(text_data=message["text"])
 
+    async def live_events(self, message):
+        # Several events of one live published together (a batch of gifts), in seq order:
+        # one message through the channel layer, one frame each to the viewer.
+        for text in message["texts"]:
+            await self.send(text_data=text)
+
     async def receive(self, text_data=None, bytes_data=None):
         if not self.joined:
             return

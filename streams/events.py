@@ -4,16 +4,27 @@ It runs after the surrounding transaction commits (a rolled-back pin or an unpai
 never announced), stamps the live's next seq, serializes the envelope once and hands it to
 the channel layer's group of the live. A Redis outage loses the event, not the request:
 clients that see a gap in seq resync from the snapshot.
+
+From sync code the group send runs on an event loop: the ASGI server's own when the caller
+is a request of the server (asgiref hands it over), else, with Redis, one publishing loop
+per process that lives as long as the process. asgiref's fallback would make a new loop
+for each call, and channels-redis a new connection for each loop, which cost more than
+the send (a Celery task, a batch of gifts).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import threading
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from asgiref.sync import SyncToAsync, async_to_sync
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -53,6 +64,37 @@ def envelope(stream_id: int, type: str, data: dict[str, Any], *, seq: int | None
     )
 
 
+SEND_TIMEOUT = 5  # seconds a sync caller waits for the channel layer
+
+_publisher: tuple[int, asyncio.AbstractEventLoop, Any] | None = None
+_publisher_lock = threading.Lock()
+
+
+def _publishing() -> tuple[asyncio.AbstractEventLoop, Any]:
+    """This process's publishing loop and its own channel layer (whose connections belong
+    to that loop alone), started on first use, again after a fork: a loop's thread does
+    not survive it."""
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None or _publisher[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="live-publisher", daemon=True).start()
+            _publisher = (os.getpid(), loop, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
+        return _publisher[1], _publisher[2]
+
+
+def _group_send(group: str, message: dict) -> None:
+    in_server = getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid()
+    if in_server or not settings.REDIS_URL:
+        # The in-memory layer's queues belong to the server's loop: never another one.
+        async_to_sync(get_channel_layer().group_send)(group, message)
+        return
+    loop, layer = _publishing()
+    asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(
+        timeout=SEND_TIMEOUT
+    )
+
+
 def send_now(stream_id: int, type: str, data: dict[str, Any]) -> None:
     """Send immediately (no transaction to wait for). Never raises: a live update that
     cannot be delivered must not fail the page, the order or the gift that caused it."""
@@ -60,16 +102,15 @@ def send_now(stream_id: int, type: str, data: dict[str, Any]) -> None:
         raise ValueError(f"unknown live event type {type!r}")
     try:
         text = envelope(stream_id, type, data)
-        async_to_sync(get_channel_layer().group_send)(
-            group_name(stream_id), {"type": "live.event", "text": text}
-        )
+        _group_send(group_name(stream_id), {"type": "live.event", "text": text})
     except Exception:
         log.warning("live event %s for stream %s not delivered", type, stream_id, exc_info=True)
 
 
 def send_many(stream_id: int, type: str, items: list[dict[str, Any]]) -> None:
     """send_now for many events of one type to one live, in order: their seqs taken in one
-    round trip and the group sends made from one trip to the event loop. Never raises."""
+    round trip, and one message through the channel layer that each viewer's consumer
+    unpacks into one frame per event (live.events). Never raises."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown live event type {type!r}")
     if not items:
@@ -80,12 +121,7 @@ def send_many(stream_id: int, type: str, items: list[dict[str, Any]]) -> None:
             envelope(stream_id, type, data, seq=seq) for seq, data in zip(seqs, items, strict=True)
         ]
 
-        async def send_all():
-            layer = get_channel_layer()
-            for text in texts:
-                await layer.group_send(group_name(stream_id), {"type": "live.event", "text": text})
-
-        async_to_sync(send_all)()
+        _group_send(group_name(stream_id), {"type": "live.events", "texts": texts})
     except Exception:
         log.warning("%d live events %s for stream %s not delivered", len(items), type, stream_id)
 

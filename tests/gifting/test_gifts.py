@@ -252,7 +252,9 @@ def watching(live):
 
     def received():
         message = async_to_sync(layer.receive)(channel)
-        return json.loads(message["text"])
+        # Gifts are published in batches (live.events): here, a batch of one.
+        (text,) = message["texts"] if "texts" in message else [message["text"]]
+        return json.loads(text)
 
     yield received
     async_to_sync(layer.group_discard)(group_name(live.pk), channel)

@@ -174,7 +174,10 @@ def watching(live):
     async_to_sync(layer.group_add)(group_name(live.pk), channel)
 
     def received():
-        return json.loads(async_to_sync(layer.receive)(channel)["text"])
+        message = async_to_sync(layer.receive)(channel)
+        # Gifts are published in batches (live.events): here, a batch of one.
+        (text,) = message["texts"] if "texts" in message else [message["text"]]
+        return json.loads(text)
 
     yield received
     async_to_sync(layer.group_discard)(group_name(live.pk), channel)

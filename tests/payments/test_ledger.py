@@ -134,3 +134,25 @@ def test_concurrent_debits_never_overdraw(accounts):
     assert outcomes.count("ok") == 10 and outcomes.count("refused") == 15
     assert account_balance(account=wallet) == 0
     assert ledger_problems() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_an_entry_changed_or_moved_out_of_balance(accounts):
+    wallet, issued, *_ = accounts
+    first = _fund(wallet, issued, 10, "one")
+    second = _fund(wallet, issued, 20, "two")
+    entry = first.entries.get(account=wallet)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerEntry.objects.filter(pk=entry.pk).update(amount=11)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LedgerEntry.objects.filter(pk=entry.pk).update(transaction=second)
+    # A balanced pair added to a transaction keeps it balanced: allowed.
+    LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(transaction=second, account=wallet, unit="COIN", amount=1),
+            LedgerEntry(transaction=second, account=issued, unit="COIN", amount=-1),
+        ]
+    )
+    LedgerAccount.objects.filter(pk=wallet.pk).update(balance=31)
+    assert ledger_problems() == []

@@ -5,7 +5,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from rest_framework.test import APIClient
 
-from streams import services
+from streams import events, services
 from streams.models import ChatMessage, Stream
 from tests.factories import UserFactory
 from tests.streams.conftest import connect, receive, receive_type
@@ -239,4 +239,16 @@ async def test_a_watched_deal_ends_on_time_by_the_live_tick(live, live_host, pro
     )
     ended = await receive_type(viewer, "deal.ended", timeout=5)
     assert ended["data"]["id"] == deal.pk and ended["data"]["ended_reason"] == "time"
+    await viewer.disconnect()
+
+
+async def test_a_batch_of_events_reaches_the_viewer_as_one_frame_each_in_order(live):
+    viewer, snapshot = await connect(live.pk)
+    items = [{"n": n, "combo": 1} for n in range(3)]
+    # From a plain thread, as a batch of gifts is published (the process's publishing
+    # loop with Redis, asgiref's otherwise).
+    await sync_to_async(events.send_many, thread_sensitive=False)(live.pk, "gift.sent", items)
+    received = [await receive_type(viewer, "gift.sent") for _ in items]
+    assert [event["data"]["n"] for event in received] == [0, 1, 2]
+    assert [event["seq"] for event in received] == [snapshot["seq"] + n for n in (1, 2, 3)]
     await viewer.disconnect()
