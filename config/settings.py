@@ -391,6 +391,10 @@ GIFTING_COIN_VALUE_MINOR = env.int("GIFTING_COIN_VALUE_MINOR", default=1)
 GIFTING_MAX_QUANTITY = 9_999
 # Gift sends per sender (API), on top of the general API rate.
 GIFTING_GIFTS_RATE = env.str("GIFTING_GIFTS_RATE", default="300/min")
+# Gifts sent at the same moment in one process are made in one transaction (gifting.sends):
+# the first waits this long for others. GIFTING_SEND_BATCHING=0 sends each on its own.
+GIFTING_SEND_BATCH_WINDOW = env.float("GIFTING_SEND_BATCH_WINDOW", default=0.002)
+GIFTING_SEND_BATCHING = env.bool("GIFTING_SEND_BATCHING", default=True)
 # Hosts' gift earnings settle into one statement per period of this length (UTC, from the
 # Unix epoch), by the gifting.settle_earnings task every period.
 GIFTING_SETTLEMENT_PERIOD_SECONDS = env.int("GIFTING_SETTLEMENT_PERIOD_SECONDS", default=60 * 60)

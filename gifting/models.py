@@ -95,6 +95,13 @@ class CoinPurchase(models.Model):
             models.Index(fields=["buyer", "-created_at"], name="coin_purchase_buyer_idx"),
             # The webhook's receiver finds the purchase by its provider's reference.
             models.Index(fields=["payment_provider", "payment_ref"], name="coin_purchase_ref_idx"),
+            # What the release of unpaid purchases looks for every minute: only the pending
+            # ones, oldest first, however many purchases there were.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="pending_payment"),
+                name="coin_purchase_unpaid_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -170,12 +177,18 @@ class GiftSend(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
     # The statement that settled this earning. Attached once, by a conditional UPDATE
     # (statement IS NULL): that condition is what keeps two settlements from both taking it.
+    # Settlement sets it on a million rows at a time: no index and no database constraint
+    # of its own (each would cost a write or a check per row). Only settlement writes it,
+    # with the statement locked in the same transaction, and statements with gifts are
+    # never deleted (PROTECT, checked by Django).
     statement = models.ForeignKey(
         "EarningsStatement",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="gift_sends",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:

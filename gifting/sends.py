@@ -438,7 +438,7 @@ def _announce(published: list[tuple[int, dict]]) -> None:
 
 
 def batch_window() -> float:
-    return float(getattr(settings, "GIFTING_SEND_BATCH_WINDOW", 0.002))
+    return settings.GIFTING_SEND_BATCH_WINDOW
 
 
 _combiner: Combiner[SendRequest] = Combiner(
@@ -460,7 +460,7 @@ def send(request: SendRequest) -> GiftSend:
     A caller inside a transaction (a test, the demo seeder) is sent alone, in that
     transaction, and its event waits for the commit; otherwise the send may be made on
     another thread's connection."""
-    if connection.in_atomic_block or not getattr(settings, "GIFTING_SEND_BATCHING", True):
+    if connection.in_atomic_block or not settings.GIFTING_SEND_BATCHING:
         outcomes, published = _send_batch([request])
         _announce(published)
         if isinstance(outcomes[0], Exception):

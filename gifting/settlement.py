@@ -42,10 +42,11 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
+from config.bulk import one_of, select
 from payments.errors import InsufficientFunds, PostingConflict, UnbalancedTransaction
 from payments.ledger import Line, account_get
 from payments.ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -128,13 +129,7 @@ def _creator_batches(until: datetime, size: int) -> Iterator[list[int]]:
     them. Two queries a batch, each an index range that stops at `size`."""
     after = 0
     while True:
-        with_gifts = list(
-            _unsettled(until)
-            .filter(creator_id__gt=after)
-            .order_by("creator_id")
-            .values_list("creator_id", flat=True)
-            .distinct()[:size]
-        )
+        with_gifts = _hosts_with_gifts(until, after, size)
         with_commissions = list(
             _affiliate_accounts()
             .filter(owner_id__gt=after)
@@ -147,6 +142,25 @@ def _creator_batches(until: datetime, size: int) -> Iterator[list[int]]:
             return
         yield batch
         after = batch[-1]
+
+
+def _hosts_with_gifts(until: datetime, after: int, size: int) -> list[int]:
+    """Up to `size` hosts after `after`, in id order, with unsettled gifts sent before
+    until. A skip scan: one probe of the unsettled-gifts index per host found (a recursive
+    query), where DISTINCT would read every unsettled gift of every host."""
+    table = connection.ops.quote_name(GiftSend._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value(until)
+    next_host = (
+        f"SELECT creator_id FROM {table} WHERE statement_id IS NULL "  # noqa: S608
+        "AND created_at < %s AND creator_id > {after} ORDER BY creator_id LIMIT 1"
+    )
+    rows = select(
+        f"WITH RECURSIVE hosts (id) AS (SELECT ({next_host.format(after='%s')}) "  # noqa: S608
+        f"UNION ALL SELECT ({next_host.format(after='hosts.id')}) FROM hosts "
+        "WHERE hosts.id IS NOT NULL) SELECT id FROM hosts WHERE id IS NOT NULL LIMIT %s",
+        [adapt, after, adapt, size],
+    )
+    return [row[0] for row in rows]
 
 
 def _affiliate_nets(creator_ids: list[int], until: datetime) -> dict[tuple[int, str], tuple]:
@@ -223,23 +237,19 @@ def _settle_batch(creator_ids: list[int], until: datetime) -> int:
             .filter(creator_id__in=creator_ids, period_end=until)
             .order_by("creator_id", "currency")
         }
-        attached = _attach(gift_pairs, statements, until, now) if gift_pairs else 0
+        attached, added = _attach(gift_pairs, statements, until, now) if gift_pairs else (0, {})
+        # Each statement's totals with what this transaction attached to it.
         sums = {}
-        if attached:
-            sums = {
-                row["statement_id"]: row
-                for row in GiftSend.objects.filter(
-                    statement__in=[s.pk for s in statements.values()]
-                )
-                .values("statement_id")
-                .annotate(
-                    gift_count=Count("pk"),
-                    coins=Sum("coins"),
-                    value_minor=Sum("value_minor"),
-                    creator_minor=Sum("creator_minor"),
-                    last_gift=Max("pk"),
-                )
-            }
+        for statement in statements.values():
+            delta = added.get(statement.pk)
+            if delta:
+                sums[statement.pk] = {
+                    "gift_count": statement.gift_count + delta[0],
+                    "coins": statement.coins + delta[1],
+                    "value_minor": statement.value_minor + delta[2],
+                    "creator_minor": statement.creator_minor + delta[3],
+                    "last_gift": delta[4],
+                }
         postings, totals, flagged = [], {}, []
         for pair, statement in statements.items():
             row = sums.get(statement.pk)
@@ -248,6 +258,8 @@ def _settle_batch(creator_ids: list[int], until: datetime) -> int:
                 # Gifts attached by this transaction.
                 amount = row["creator_minor"] - statement.creator_minor
                 if amount:  # gifts whose share rounded to nothing move no money
+                    # A later addition to the statement is named by the newest gift it
+                    # attached: each gift is attached once, so no two share a key.
                     key = f"settlement:{statement.pk}"
                     if statement.gift_count:
                         key += f":{row['last_gift']}"
@@ -308,30 +320,46 @@ def _settle_batch(creator_ids: list[int], until: datetime) -> int:
     return attached
 
 
-def _attach(gift_pairs, statements, until: datetime, now: datetime) -> int:
+def _attach(gift_pairs, statements, until: datetime, now: datetime) -> tuple[int, dict]:
     """Attach every unsettled gift of these hosts sent before until to its statement: one
     UPDATE joined with the locked statements (a gift in a currency that appeared since the
     pairs were read finds none and waits for the next run rather than being marked
-    settled without one). The number of gifts attached."""
+    settled without one). Returns the number of gifts attached and, per statement, what
+    they add: (gifts, coins, value, host's share, newest gift id), summed from the rows the
+    UPDATE returns (on PostgreSQL in the same statement), without reading them again."""
     ids = [statements[pair].pk for pair in sorted(gift_pairs) if pair in statements]
     if not ids:
-        return 0
+        return 0, {}
     creator_ids = sorted({creator_id for creator_id, _ in gift_pairs})
     quote = connection.ops.quote_name
     gifts, stmts = quote(GiftSend._meta.db_table), quote(EarningsStatement._meta.db_table)
-    # Only table names and placeholders are formatted in; every value is bound.
-    sql = (
-        f"UPDATE {gifts} SET statement_id = s.id, settled_at = %s "  # noqa: S608
-        f"FROM {stmts} AS s "
-        f"WHERE s.id IN ({', '.join(['%s'] * len(ids))}) "
-        f"AND {gifts}.creator_id IN ({', '.join(['%s'] * len(creator_ids))}) "
-        f"AND {gifts}.statement_id IS NULL AND {gifts}.created_at < %s "
-        f"AND {gifts}.creator_id = s.creator_id AND {gifts}.currency = s.currency"
-    )
+    in_statements, statement_params = one_of("s.id", ids)
+    in_creators, creator_params = one_of(f"{gifts}.creator_id", creator_ids)
     adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [adapt(now), *ids, *creator_ids, adapt(until)])
-        return cursor.rowcount
+    # Only table names and placeholders are formatted in; every value is bound.
+    update = (
+        f"UPDATE {gifts} SET statement_id = s.id, settled_at = %s "  # noqa: S608
+        f"FROM {stmts} AS s WHERE {in_statements} AND {in_creators} "
+        f"AND {gifts}.statement_id IS NULL AND {gifts}.created_at < %s "
+        f"AND {gifts}.creator_id = s.creator_id AND {gifts}.currency = s.currency "
+        f"RETURNING {gifts}.statement_id, {gifts}.id, {gifts}.coins, {gifts}.value_minor, "
+        f"{gifts}.creator_minor"
+    )
+    params = [adapt(now), *statement_params, *creator_params, adapt(until)]
+    if connection.vendor == "postgresql":
+        rows = select(
+            f"WITH attached (statement, id, coins, value_minor, creator_minor) AS ({update}) "  # noqa: S608
+            "SELECT statement, COUNT(*), SUM(coins), SUM(value_minor), SUM(creator_minor), "
+            "MAX(id) FROM attached GROUP BY statement",
+            params,
+        )
+        added = {row[0]: tuple(int(value) for value in row[1:]) for row in rows}
+    else:
+        added = {}
+        for statement, pk, coins, value, share in select(update, params):
+            count, c, v, cr, last = added.get(statement, (0, 0, 0, 0, 0))
+            added[statement] = (count + 1, c + coins, v + value, cr + share, max(last, pk))
+    return sum(delta[0] for delta in added.values()), added
 
 
 def _values(rows: list[tuple]) -> tuple[str, list]:

@@ -14,7 +14,6 @@ import csv
 import uuid
 from datetime import UTC
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -27,7 +26,7 @@ from django.views import View
 
 from config.errors import DomainError
 from payments.forms import CardForm
-from payments.money import MoneyError, format_money, parse_minor
+from payments.money import format_money
 from payments.provider_services import payment_method_add, payment_method_default
 from shops.views import ProfileView as ShopProfileView
 from streams.models import Stream
@@ -35,7 +34,7 @@ from streams.models import Stream
 from . import payouts, reports, selectors, services
 from .api import CoinsThrottle
 from .errors import InvalidPayout, NotEnoughCoins, NotEnoughEarnings, StreamNotLive
-from .forms import CoinBuyForm, GiftSendForm
+from .forms import CoinBuyForm, GiftSendForm, PayoutRequestForm
 from .models import CoinPurchase, GiftSend
 
 KIND_LABELS = {"coins.purchased": "Bought coins"}
@@ -286,22 +285,6 @@ class TopGiftersView(View):
 
 
 # --- the host's earnings -------------------------------------------------------------------
-
-
-class PayoutRequestForm(forms.Form):
-    """The earnings page's Request payout: an amount as people write it ("25.00"), the
-    payout account, and the page's token as the idempotency key (a double click or a
-    resubmitted page requests once)."""
-
-    amount = forms.CharField(max_length=20)
-    destination = forms.CharField(max_length=payouts.MAX_DESTINATION, label="Payout account")
-    token = forms.UUIDField(widget=forms.HiddenInput)
-
-    def clean_amount(self) -> int:
-        try:
-            return parse_minor(self.cleaned_data["amount"], settings.TAPBUY_CURRENCY)
-        except MoneyError as exc:
-            raise forms.ValidationError(str(exc)) from None
 
 
 RECENT_GIFTS = 20
