@@ -43,7 +43,8 @@ class Combiner(Generic[Item]):
     wait_seconds gives up with busy(). With key, a batch takes at most one item per key
     (the others wait for the next batch): run_batch can then treat each key's row as
     touched once. after(value) runs once the batch's callers have their answers, on the
-    leader's thread, while the next batch is under way."""
+    leader's thread, before the next batch begins, so that announcements keep the order
+    of the commits."""
 
     def __init__(
         self,
@@ -136,10 +137,14 @@ class Combiner(Generic[Item]):
                     successor.lead = True
             for waiter in batch:
                 waiter.done.set()
-            if successor is not None:
-                successor.done.set()
-        if self._after is not None and value is not None:
-            self._after(value)
+            try:
+                # Before the next batch starts: what batches announce (events with their
+                # seqs) goes out in the order they committed.
+                if self._after is not None and value is not None:
+                    self._after(value)
+            finally:
+                if successor is not None:
+                    successor.done.set()
 
     @staticmethod
     def _answer(waiter: _Waiter) -> Any:
