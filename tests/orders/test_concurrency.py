@@ -281,10 +281,12 @@ def buy(buyer, variant_id: int, quantity: int = 1, **kwargs) -> Callable[[], lis
 
 
 def assert_crowd_was_real(crowd: Crowd) -> None:
-    """The connection budget held, and it was all in use at once: a real crowd."""
+    """The connection budget held, and most of it was in use at once: a real crowd."""
     # A closed connection's backend may take a moment to leave pg_stat_activity.
     assert crowd.peak_connections <= CONNECTIONS + 2, crowd
-    assert crowd.peak_in_flight == CONNECTIONS, crowd
+    # Not all of it, always: a process the scheduler runs late lets a buyer of another one
+    # be answered (a quick sold-out) before its own buyers are in flight.
+    assert CONNECTIONS * 3 // 4 <= crowd.peak_in_flight <= CONNECTIONS, crowd
     assert "BrokenBarrierError" not in {o.result for o in crowd.outcomes}, crowd
 
 
