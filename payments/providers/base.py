@@ -129,5 +129,12 @@ class PaymentProvider(ABC):
         """Send amount_minor to a payout account (destination: the provider's reference of
         a creator's bank account or card). succeeded: sent; failed or declined: nothing was
         sent (decline_code says why). Not abstract: a provider that takes payments but
-        sends no payouts still loads, and refuses here."""
-        raise NotImplementedError(f"The {self.name} provider does not send payouts.")
+        sends no payouts still loads, and declines every payout here, so that the payout
+        fails and its money returns to the creator's balance instead of waiting forever."""
+        return ProviderResult(
+            status="declined",
+            provider_ref="",
+            amount_minor=amount_minor,
+            decline_code="payouts_unsupported",
+            message=f"The {self.name} provider does not send payouts.",
+        )

@@ -11,9 +11,13 @@ from payments.provider_services import payment_method_add
 from streams import services
 from tests.factories import PASSWORD, UserFactory
 
+# Script errors on any page of a test (gifts.js failing to parse or run among them).
+SCRIPT_ERRORS: list[str] = []
+
 
 def _login(browser: Browser, base: str, handle: str, **context):
     page = browser.new_context(**context).new_page()
+    page.on("pageerror", lambda error: SCRIPT_ERRORS.append(str(error)))
     page.goto(f"{base}/accounts/login/")
     page.locator("input[name=login]").fill(handle)
     page.locator("input[name=password]").fill(PASSWORD)
@@ -39,6 +43,7 @@ def _open_live(page, base, stream):
 
 
 def test_a_viewer_buys_coins_sends_a_gift_and_the_host_sees_it(browser: Browser, asgi_server):
+    SCRIPT_ERRORS.clear()
     stream = _live()
     CoinPack.objects.create(coins=70, price_minor=99, currency="USD", position=0)
     heart = Gift.objects.create(name="Heart", slug="heart", coins=5, position=0)
@@ -107,6 +112,8 @@ def test_a_viewer_buys_coins_sends_a_gift_and_the_host_sees_it(browser: Browser,
 
     viewer.get_by_role("button", name="Close").click()
     expect(viewer.get_by_test_id("gift-dialog")).to_be_hidden()
+    # Every script ran without an error on the host's, the viewer's and the calm page.
+    assert SCRIPT_ERRORS == []
 
 
 def test_a_signed_out_viewer_is_offered_to_log_in(browser: Browser, asgi_server):

@@ -246,7 +246,7 @@ def test_only_staff_decide(earner, viewer, queued):
     assert queued == []
 
 
-def test_a_provider_without_payouts_still_loads_and_refuses_them():
+def test_a_provider_without_payouts_still_loads_and_declines_them():
     from payments.providers.base import PaymentProvider
 
     class CardsOnly(PaymentProvider):
@@ -259,8 +259,14 @@ def test_a_provider_without_payouts_still_loads_and_refuses_them():
         def tokenize_card(self, **kw): ...
         def verify_webhook(self, **kw): ...
 
-    with pytest.raises(NotImplementedError):
-        CardsOnly().payout(amount_minor=1, currency="USD", destination="x", idempotency_key="k")
+    result = CardsOnly().payout(
+        amount_minor=1, currency="USD", destination="x", idempotency_key="k"
+    )
+    assert (result.status, result.decline_code, result.succeeded) == (
+        "declined",
+        "payouts_unsupported",
+        False,
+    )
 
 
 # --- API -----------------------------------------------------------------------------------
