@@ -112,12 +112,15 @@ def insert_rows(
 
 
 def lock_rows(model: type[models.Model], ids: Sequence[int]) -> None:
-    """Lock these rows, in primary-key order, until the transaction ends (PostgreSQL; on
-    SQLite a writing transaction holds the whole database anyway)."""
+    """Lock these rows, in primary-key order, until the transaction ends, for an update of
+    columns other than their key: FOR NO KEY UPDATE, the lock the UPDATE takes anyway,
+    which does not stop other transactions from inserting rows that reference them
+    (ledger entries of the same account). PostgreSQL only; on SQLite a writing
+    transaction holds the whole database anyway."""
     if connection.vendor != "postgresql" or not ids:
         return
     table = connection.ops.quote_name(model._meta.db_table)
     execute(
-        f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",  # noqa: S608
+        f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",  # noqa: S608
         [sorted(ids)],
     )

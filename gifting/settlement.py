@@ -36,7 +36,6 @@ net at or below zero (refunds beyond the commissions) moves nothing and waits.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -47,9 +46,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from config.bulk import one_of, select
-from payments.errors import InsufficientFunds, PostingConflict, UnbalancedTransaction
-from payments.ledger import Line, account_get
-from payments.ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
+from payments.ledger import Line, Posting, account_get, accounts_get, ledger_post_many
+from payments.ledger_models import LedgerAccount, LedgerEntry
 
 from .models import EarningsStatement, GiftSend
 
@@ -86,23 +84,6 @@ def settled_account(*, creator_id: int, currency: str) -> LedgerAccount:
     """The host's settled earnings: what Tapbuy owes them, which a payout draws on."""
     spec = _settled_spec(creator_id, currency)
     return account_get(owner=User(pk=spec.pop("owner_id")), **spec)
-
-
-def _accounts(specs: list[dict]) -> dict[str, LedgerAccount]:
-    """The accounts of these specs by code: one query when they all exist; the missing ones
-    are inserted together (a concurrent creator of the same code wins, its row is read)."""
-    codes = [spec["code"] for spec in specs]
-    found = {a.code: a for a in LedgerAccount.objects.filter(code__in=codes)}
-    missing = [spec for spec in specs if spec["code"] not in found]
-    if missing:
-        LedgerAccount.objects.bulk_create(
-            [LedgerAccount(**spec) for spec in missing], ignore_conflicts=True
-        )
-        found.update(
-            (a.code, a)
-            for a in LedgerAccount.objects.filter(code__in=[spec["code"] for spec in missing])
-        )
-    return found
 
 
 def settlement_cutoff(*, now: datetime | None = None) -> datetime:
@@ -212,7 +193,7 @@ def _settle_batch(creator_ids: list[int], until: datetime) -> int:
         return 0
     # Accounts are made (on first use) before the transaction, which stays short: a host
     # with an affiliate account gets a settled one even while their net waits.
-    accounts = _accounts(
+    accounts = accounts_get(
         [_gifts_spec(*pair) for pair in sorted(gift_pairs)]
         + [_settled_spec(*pair) for pair in sorted(gift_pairs | commission_pairs)]
     )
@@ -306,7 +287,17 @@ def _settle_batch(creator_ids: list[int], until: datetime) -> int:
             # A refund after settlement debits commissions already moved out: from now on
             # the unsettled account may go below zero, until the next settlement nets it.
             LedgerAccount.objects.filter(pk__in=flagged).update(allow_negative=True)
-        _post_many(postings)
+        results = ledger_post_many(
+            [
+                Posting(kind=SETTLED_KIND, key=key, memo=memo, lines=lines)
+                for key, memo, lines in postings
+            ]
+        )
+        # Settlement only credits cached balances; a refusal would mean a broken ledger,
+        # and then nothing of this batch is kept.
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
         _store_totals(totals, now)
         # A statement this run found nothing for (another run, of a later period, took
         # its gifts first) is not kept empty.
@@ -384,91 +375,6 @@ def _store_totals(totals: dict[int, dict], now: datetime) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, connection.ops.adapt_datetimefield_value(now)])
-
-
-def _post_many(postings: list[tuple[str, str, list[Line]]]) -> None:
-    """Post (key, memo, lines) settlement transactions at once, with ledger_post's rules:
-    each balanced per unit; a key posted before with the same lines is skipped (with other
-    lines, PostingConflict); cached balances locked in primary-key order, then changed by
-    one conditional UPDATE that never takes a guarded balance below zero (InsufficientFunds,
-    and the batch rolls back); the entries bulk-created in one statement, which the ledger's
-    trigger checks again on PostgreSQL. Runs in the caller's transaction."""
-    if not postings:
-        return
-    for _, _, lines in postings:
-        totals: dict[str, int] = defaultdict(int)
-        for line in lines:
-            if not isinstance(line.amount, int) or isinstance(line.amount, bool) or not line.amount:
-                raise UnbalancedTransaction(f"entry amounts are non-zero integers: {line.amount}")
-            totals[line.account.unit] += line.amount
-        if len(lines) < 2 or any(totals.values()):
-            raise UnbalancedTransaction(f"entries do not sum to zero: {dict(totals)}")
-    existing = dict(
-        LedgerTransaction.objects.filter(key__in=[key for key, _, _ in postings]).values_list(
-            "key", "pk"
-        )
-    )
-    if existing:
-        stored = defaultdict(list)
-        for txn_id, account_id, amount in LedgerEntry.objects.filter(
-            transaction_id__in=existing.values()
-        ).values_list("transaction_id", "account_id", "amount"):
-            stored[txn_id].append((account_id, amount))
-        for key, _, lines in postings:
-            if key in existing and sorted(stored[existing[key]]) != sorted(
-                (line.account.pk, line.amount) for line in lines
-            ):
-                raise PostingConflict()
-        postings = [posting for posting in postings if posting[0] not in existing]
-        if not postings:
-            return
-    changes: dict[int, int] = defaultdict(int)
-    guarded: dict[int, LedgerAccount] = {}
-    for _, _, lines in postings:
-        for line in lines:
-            if line.account.track_balance:
-                changes[line.account.pk] += line.amount
-                if not line.account.allow_negative:
-                    guarded[line.account.pk] = line.account
-    changes = {pk: amount for pk, amount in changes.items() if amount}
-    if changes:
-        ids = sorted(changes)
-        list(
-            LedgerAccount.objects.select_for_update(no_key=True)
-            .filter(pk__in=ids)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        values, params = _values([(pk, changes[pk], int(pk in guarded)) for pk in ids])
-        table = connection.ops.quote_name(LedgerAccount._meta.db_table)
-        sql = (
-            f"WITH v (id, amount, guarded) AS (VALUES {values}) "  # noqa: S608
-            f"UPDATE {table} SET balance = {table}.balance + v.amount FROM v "
-            f"WHERE {table}.id = v.id AND (v.guarded = 0 OR {table}.balance + v.amount >= 0) "
-            f"RETURNING {table}.id"
-        )
-        # RETURNING says which rows the guard let through (SQLite's driver gives no row
-        # count for a statement that starts with WITH).
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            refused = set(ids) - {row[0] for row in cursor.fetchall()}
-            if refused:
-                raise InsufficientFunds(", ".join(guarded[pk].code for pk in sorted(refused)))
-    txns = LedgerTransaction.objects.bulk_create(
-        [
-            LedgerTransaction(kind=SETTLED_KIND, key=key, memo=memo[:200])
-            for key, memo, _ in postings
-        ]
-    )
-    LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(
-                transaction=txn, account=line.account, unit=line.account.unit, amount=line.amount
-            )
-            for txn, (_, _, lines) in zip(txns, postings, strict=True)
-            for line in lines
-        ]
-    )
 
 
 def earnings_settle(*, until: datetime, batch_size: int | None = None) -> int:

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from payments.errors import DomainError, InvalidPaymentMethod
-from payments.ledger import Line, account_get, ledger_post
+from payments.ledger import Line, accounts_get, ledger_post
 from payments.ledger_models import LedgerAccount
 from payments.provider_services import payment_method_resolve
 from payments.providers import get_provider
@@ -670,19 +670,11 @@ def _accounts(order: Order, roles: set[str]) -> dict[str, LedgerAccount]:
             "allow_negative": True,
         },
     }
-    wanted = {role: specs[role] for role in roles}
-    found = {
-        account.code: account
-        for account in LedgerAccount.objects.filter(
-            code__in=[spec["code"] for spec in wanted.values()]
-        )
-    }
     # Every sale of a flash deal credits these accounts: they keep no cached balance, so a
     # posting appends entries and never waits for a hot row.
-    return {
-        role: found.get(spec["code"]) or account_get(unit=currency, track_balance=False, **spec)
-        for role, spec in wanted.items()
-    }
+    wanted = {role: {"unit": currency, "track_balance": False, **specs[role]} for role in roles}
+    found = accounts_get(list(wanted.values()))
+    return {role: found[spec["code"]] for role, spec in wanted.items()}
 
 
 def commission_split(*, amount_minor: int, platform_bp: int, affiliate_bp: int) -> tuple[int, int]:

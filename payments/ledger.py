@@ -52,13 +52,19 @@ def account_get(
 
 def accounts_get(specs: list[dict], *, create: bool = True) -> dict[str, LedgerAccount]:
     """The accounts of these specs (account_get's keyword arguments), by code: one query
-    when they all exist, each missing one created on first use (with create=False, left
-    out)."""
-    found = {a.code: a for a in LedgerAccount.objects.filter(code__in=[s["code"] for s in specs])}
-    if create:
-        for spec in specs:
-            if spec["code"] not in found:
-                found[spec["code"]] = account_get(**spec)
+    when they all exist; the missing ones inserted together (a concurrent creator of the
+    same code wins, its row is read), or, with create=False, left out."""
+    codes = [spec["code"] for spec in specs]
+    found = {a.code: a for a in LedgerAccount.objects.filter(code__in=codes)}
+    missing = [spec for spec in specs if spec["code"] not in found]
+    if create and missing:
+        LedgerAccount.objects.bulk_create(
+            [LedgerAccount(**spec) for spec in missing], ignore_conflicts=True
+        )
+        found.update(
+            (a.code, a)
+            for a in LedgerAccount.objects.filter(code__in=[spec["code"] for spec in missing])
+        )
     return found
 
 
@@ -130,38 +136,49 @@ def ledger_post_many(postings: list[Posting]) -> list[LedgerTransaction | Insuff
     few statements for all. Per posting, in order, its transaction or the InsufficientFunds
     that refused it (a refused posting writes nothing; the others are posted).
 
-    Every account with a cached balance may appear in one posting of the batch only (a
-    caller batching gifts takes one gift per wallet; ValueError otherwise). Those accounts
-    are locked in primary-key order, as ledger_post locks them, then changed by one
-    conditional UPDATE that never takes a guarded balance below zero. Keys must be new: a
-    key posted before raises IntegrityError (the caller falls back to ledger_post, which
-    answers a replay). Runs in the caller's transaction, which it requires."""
+    An account with a cached balance that a posting debits under its guard (never below
+    zero) may appear in that posting only (a caller batching gifts takes one gift per
+    wallet; ValueError otherwise); other cached balances may be in any number of postings
+    (settlement credits one host's settled balance with gifts and commissions). The
+    accounts are locked in primary-key order, as ledger_post locks them, then changed by
+    one conditional UPDATE. Keys must be new: a key posted before raises IntegrityError
+    (the caller falls back to ledger_post, which answers a replay). Runs in the caller's
+    transaction, which it requires."""
     if not connection.in_atomic_block:
         raise transaction.TransactionManagementError("ledger_post_many runs in a transaction")
-    changes: dict[int, tuple[int, bool, int]] = {}  # account: (amount, guarded, posting)
+    # Per account with a cached balance: the postings' lines on it, as (posting, amount).
+    tracked: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    guarded: dict[int, LedgerAccount] = {}
     for index, posting in enumerate(postings):
         if len(posting.lines) < 2:
             raise UnbalancedTransaction("a transaction has at least two entries")
         _check_balanced(posting.lines)
         for line in posting.lines:
             account = line.account
-            if not account.track_balance:
-                continue
-            if account.pk in changes:
-                raise ValueError(f"account {account.code} is in two postings of one batch")
-            guarded = not account.allow_negative and line.amount < 0
-            changes[account.pk] = (line.amount, guarded, index)
+            if account.track_balance:
+                tracked[account.pk].append((index, line.amount))
+                if not account.allow_negative and line.amount < 0:
+                    guarded[account.pk] = account
+    for pk, account in guarded.items():
+        if len({index for index, _ in tracked[pk]}) > 1:
+            raise ValueError(f"account {account.code} is debited in two postings of one batch")
     refused: set[int] = set()
-    if changes:
+    if tracked:
+        changes = {
+            pk: (sum(amount for _, amount in lines), pk in guarded) for pk, lines in tracked.items()
+        }
         applied = _apply_balances(changes)
-        refused = {index for pk, (_, _, index) in changes.items() if pk not in applied}
+        # A guarded account is in one posting: that posting is refused.
+        refused = {tracked[pk][0][0] for pk in changes if pk not in applied}
         if refused:
-            # A posting refused on one account gives back what it added to its others.
-            undo = {
-                pk: (-amount, False, index)
-                for pk, (amount, _, index) in changes.items()
-                if index in refused and pk in applied
-            }
+            # A refused posting gives back what it added to its other accounts.
+            undo: dict[int, int] = defaultdict(int)
+            for pk, lines in tracked.items():
+                if pk in applied:
+                    for index, amount in lines:
+                        if index in refused:
+                            undo[pk] -= amount
+            undo = {pk: (amount, False) for pk, amount in undo.items() if amount}
             if undo:
                 _apply_balances(undo)
     accepted = [p for i, p in enumerate(postings) if i not in refused]
@@ -210,7 +227,7 @@ def _code_of(posting: Posting) -> str:
     )
 
 
-def _apply_balances(changes: dict[int, tuple[int, bool, int]]) -> set[int]:
+def _apply_balances(changes: dict[int, tuple[int, bool]]) -> set[int]:
     """Add each amount to its account's cached balance, a guarded one only while it stays
     at or above zero: rows locked in primary-key order, then one UPDATE. The accounts
     changed."""
