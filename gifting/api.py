@@ -7,13 +7,11 @@ same key with the same body returns the first answer, with another body a 409
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from payments.idempotency import HEADER, idempotent_response, validate_key
@@ -30,6 +28,7 @@ from .serializers import (
     PayoutSerializer,
     WalletSerializer,
 )
+from .throttles import CoinsThrottle, GiftsThrottle
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     HEADER,
@@ -41,15 +40,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "and body gets the first answer; the same key with another body a 409."
     ),
 )
-
-
-class CoinsThrottle(UserRateThrottle):
-    """Coin purchases per buyer, on top of the general API rate (GIFTING_COINS_RATE)."""
-
-    scope = "coins"
-
-    def get_rate(self):
-        return settings.GIFTING_COINS_RATE
 
 
 class CoinPackListApi(ListAPIView):
@@ -106,15 +96,6 @@ class WalletCoinsApi(APIView):
             return status.HTTP_201_CREATED, CoinPurchaseSerializer(purchase).data
 
         return idempotent_response(request, scope="gifting.coins", action=buy)
-
-
-class GiftsThrottle(UserRateThrottle):
-    """Gift sends per sender, on top of the general API rate (GIFTING_GIFTS_RATE)."""
-
-    scope = "gifts"
-
-    def get_rate(self):
-        return settings.GIFTING_GIFTS_RATE
 
 
 class GiftListApi(ListAPIView):

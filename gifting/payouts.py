@@ -33,6 +33,7 @@ from config.errors import DomainError, NotAllowed
 from payments.errors import InsufficientFunds
 from payments.ledger import Line, account_get, ledger_post
 from payments.ledger_models import LedgerAccount
+from payments.money import format_money
 from payments.providers import get_provider
 
 from .errors import InvalidPayout, NotEnoughEarnings, PayoutNotFound, PayoutStateConflict
@@ -97,7 +98,8 @@ def _check_request(amount_minor, destination, idempotency_key) -> None:
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int):
         errors["amount"] = ["The amount is a whole number of minor units (cents)."]
     elif amount_minor < minimum:
-        errors["amount"] = [f"The smallest payout is {minimum} minor units."]
+        minimum_shown = format_money(minimum, settings.TAPBUY_CURRENCY)
+        errors["amount"] = [f"The smallest payout is {minimum_shown}."]
     if (
         not isinstance(destination, str)
         or not 1 <= len(destination.strip()) <= MAX_DESTINATION

@@ -111,7 +111,7 @@ def _check(requests: list[SendRequest], outcomes: list) -> list[_Accepted]:
     replays = {}
     if made:
         by_pair = {(sender, key): pk for pk, sender, key in made}
-        sends = GiftSend.objects.in_bulk(list(by_pair.values()))
+        sends = GiftSend.objects.select_related("gift").in_bulk(list(by_pair.values()))
         replays = {pair: sends[pk] for pair, pk in by_pair.items()}
     ids = one_of("id", {r.gift_id for r in requests})
     gifts = {
@@ -349,9 +349,11 @@ def _send_batch(requests: list[SendRequest]) -> tuple[list, list[tuple[int, dict
         # A send with one of these keys was made meanwhile by another process (a retry that
         # raced its first attempt): one at a time, each finds its own replay.
         if len(requests) == 1:
-            replay = GiftSend.objects.filter(
-                sender_id=requests[0].sender.pk, idempotency_key=requests[0].key
-            ).first()
+            replay = (
+                GiftSend.objects.select_related("gift")
+                .filter(sender_id=requests[0].sender.pk, idempotency_key=requests[0].key)
+                .first()
+            )
             if replay is None:
                 raise
             return [replay], []

@@ -32,12 +32,12 @@ from shops.views import ProfileView as ShopProfileView
 from streams.models import Stream
 
 from . import payouts, reports, selectors, services
-from .api import CoinsThrottle
 from .errors import InvalidPayout, NotEnoughCoins, NotEnoughEarnings, StreamNotLive
 from .forms import CoinBuyForm, GiftSendForm, PayoutRequestForm
 from .models import CoinPurchase, GiftSend
+from .throttles import CoinsThrottle, GiftsThrottle
 
-KIND_LABELS = {"coins.purchased": "Bought coins"}
+KIND_LABELS = {"coins.purchased": "Bought coins", "coins.refunded": "Coins refunded"}
 # The card form's fields for the names payment_method_add uses in its errors.
 CARD_FIELDS = {"number": "number", "exp_month": "expiry", "exp_year": "expiry", "cvc": "cvc"}
 
@@ -45,7 +45,10 @@ CARD_FIELDS = {"number": "number", "exp_month": "expiry", "exp_year": "expiry", 
 def _history(user) -> list[dict]:
     return [
         {
-            "label": KIND_LABELS.get(entry.transaction.kind, entry.transaction.kind),
+            # A gift's memo says what and where: "3 × Heart in live 12".
+            "label": f"Sent {entry.transaction.memo}"
+            if entry.transaction.kind == "gift.sent"
+            else KIND_LABELS.get(entry.transaction.kind, entry.transaction.kind),
             "coins": entry.amount,
             "at": entry.created_at,
         }
@@ -53,12 +56,13 @@ def _history(user) -> list[dict]:
     ]
 
 
-def _refusal(request) -> str:
-    """The API's coin purchase rate, per buyer, for the page too (one budget for both)."""
-    throttle = CoinsThrottle()
+def _refusal(request, throttle_class=CoinsThrottle, what="purchases") -> str:
+    """The API's rate for this, per user, for the pages too (one budget for both): "" when
+    allowed, else what to tell the user."""
+    throttle = throttle_class()
     if throttle.allow_request(request, None):
         return ""
-    return f"Too many purchases at once; try again in {max(1, round(throttle.wait() or 1))} s."
+    return f"Too many {what} at once; try again in {max(1, round(throttle.wait() or 1))} s."
 
 
 class WalletView(LoginRequiredMixin, View):
@@ -186,6 +190,9 @@ class GiftPanelView(View):
                 status=400,
             )
         data = form.cleaned_data
+        refusal = _refusal(request, GiftsThrottle, "gifts")
+        if refusal:
+            return self.render(request, stream, error=refusal, chosen=str(data["gift"]), status=429)
         try:
             send = services.gift_send(
                 sender=request.user,
@@ -339,7 +346,6 @@ class PayoutRequestView(EarningsView):
         if not form.is_valid():
             return self.render(request, form, error="Check the payout details.", status=400)
         data = form.cleaned_data
-        currency = settings.TAPBUY_CURRENCY
         try:
             payout = payouts.payout_request(
                 creator=request.user,
@@ -351,16 +357,12 @@ class PayoutRequestView(EarningsView):
             form.add_error("amount", "That is more than your available balance.")
             return self.render(request, form, error=exc.message, status=exc.status)
         except InvalidPayout as exc:
-            minimum = settings.GIFTING_PAYOUT_MINIMUM_MINOR
-            if data["amount"] < minimum:
-                # The service counts in minor units; people read money.
-                message = f"The smallest payout is {format_money(minimum, currency)}."
-                form.add_error("amount", message)
-                return self.render(request, form, error=message, status=exc.status)
             for key, errors in exc.fields.items():
                 for message in errors:
                     form.add_error(key if key in form.fields else None, message)
-            return self.render(request, form, error=exc.message, status=exc.status)
+            # A refused amount (below the minimum) is what to fix: said at the top too.
+            error = exc.fields.get("amount", [exc.message])[0]
+            return self.render(request, form, error=error, status=exc.status)
         messages.success(
             request,
             f"Payout of {format_money(payout.amount_minor, payout.currency)} requested: "

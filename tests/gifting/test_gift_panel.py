@@ -3,48 +3,14 @@ with the panel's token, refusals shown in the panel, and the host console's earn
 
 import re
 
-import pytest
-from django.utils import timezone
+from django.test import override_settings
+from rest_framework.test import APIClient
 
 from gifting import selectors, services
-from gifting.models import CoinPack, Gift, GiftSend
+from gifting.models import GiftSend
 from streams import services as streams_services
 from tests.factories import UserFactory
-
-
-@pytest.fixture
-def live(host):
-    stream, _ = streams_services.stream_schedule(
-        host=host, title="Friday linen drop", scheduled_at=timezone.now()
-    )
-    streams_services.stream_go_live(
-        stream=stream, actor=host, playback_url="https://cdn.example/live.m3u8"
-    )
-    stream.refresh_from_db()
-    return stream
-
-
-@pytest.fixture
-def gifts(db):
-    return {
-        "rose": Gift.objects.create(name="Rose", slug="rose", coins=1, position=0),
-        "heart": Gift.objects.create(name="Heart", slug="heart", coins=5, position=1),
-        "lion": Gift.objects.create(
-            name="Lion", slug="lion", coins=500, level=Gift.Level.FULLSCREEN, position=2
-        ),
-        "retired": Gift.objects.create(name="Old hat", slug="old", coins=10, active=False),
-    }
-
-
-def give_coins(user, coins: int) -> None:
-    pack = CoinPack.objects.create(coins=coins, price_minor=coins * 2, currency="USD")
-    services.coins_buy(
-        buyer=user, pack_id=pack.pk, checkout_key=f"coins-{pack.pk}", payment_method="pm_card_ok"
-    )
-
-
-def token(html: str) -> str:
-    return re.search(r'name="token" value="([0-9a-f-]{36})"', html).group(1)
+from tests.gifting.conftest import give_coins, token
 
 
 def balance_in(html: str) -> str:
@@ -204,3 +170,29 @@ def test_the_earnings_summary_is_for_the_host_only(
     # The host's console loads it with htmx, and reloads it on gift.sent.
     client.force_login(host)
     assert f'hx-get="{url}"' in client.get(f"/studio/{live.pk}/").content.decode()
+
+
+@override_settings(GIFTING_GIFTS_RATE="2/min")
+def test_the_panel_spends_the_same_gift_rate_as_the_api(client, viewer, live, gifts):
+    give_coins(viewer, 100)
+    client.force_login(viewer)
+    api = APIClient()
+    api.force_authenticate(viewer)
+    sent = api.post(
+        f"/api/v1/streams/{live.pk}/gifts/",
+        {"gift": gifts["rose"].pk, "quantity": 1},
+        format="json",
+        headers={"Idempotency-Key": "api-1"},
+    )
+    assert sent.status_code == 201, sent.content
+
+    def post():
+        page = client.get(f"/live/{live.pk}/gifts/").content.decode()
+        data = {"gift": gifts["rose"].pk, "quantity": 1, "token": token(page)}
+        return client.post(f"/live/{live.pk}/gifts/", data, headers={"HX-Request": "true"})
+
+    assert post().status_code == 200
+    refused = post()
+    assert refused.status_code == 429
+    assert "Too many gifts at once" in refused.content.decode()
+    assert GiftSend.objects.count() == 2

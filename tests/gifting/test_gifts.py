@@ -18,44 +18,12 @@ from gifting.errors import (
     NotEnoughCoins,
     StreamNotLive,
 )
-from gifting.models import CoinPack, Gift, GiftSend, GiftTotal
+from gifting.models import GiftSend, GiftTotal
 from payments.ledger import account_balance
 from payments.ledger_models import LedgerAccount, LedgerTransaction
 from streams import services as streams_services
 from streams.events import group_name
-
-
-@pytest.fixture
-def live(host):
-    stream, _ = streams_services.stream_schedule(
-        host=host, title="Friday linen drop", scheduled_at=timezone.now()
-    )
-    streams_services.stream_go_live(
-        stream=stream, actor=host, playback_url="https://cdn.example/live.m3u8"
-    )
-    stream.refresh_from_db()
-    return stream
-
-
-@pytest.fixture
-def gifts(db):
-    return {
-        "rose": Gift.objects.create(name="Rose", slug="rose", coins=1, position=0),
-        "heart": Gift.objects.create(name="Heart", slug="heart", coins=5, position=1),
-        "lion": Gift.objects.create(
-            name="Lion", slug="lion", coins=500, level=Gift.Level.FULLSCREEN, position=2
-        ),
-        "retired": Gift.objects.create(name="Old", slug="old", coins=10, active=False),
-    }
-
-
-def give_coins(user, coins: int) -> None:
-    """Coins the way a viewer gets them: a pack bought with a card that succeeds."""
-    pack = CoinPack.objects.create(coins=coins, price_minor=coins * 2, currency="USD")
-    services.coins_buy(
-        buyer=user, pack_id=pack.pk, checkout_key=f"coins-{pack.pk}", payment_method="pm_card_ok"
-    )
-    assert selectors.wallet_balance(user=user) >= coins
+from tests.gifting.conftest import give_coins
 
 
 def earnings(user) -> int:

@@ -6,25 +6,13 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.utils import timezone
 
 from gifting import selectors
 from gifting.models import Gift
-from streams import services as streams_services
 from streams.events import group_name
 from tests.factories import UserFactory
-from tests.gifting.test_gifts import give_coins, send
-
-
-def go_live(host, title="Friday linen drop"):
-    stream, _ = streams_services.stream_schedule(
-        host=host, title=title, scheduled_at=timezone.now()
-    )
-    streams_services.stream_go_live(
-        stream=stream, actor=host, playback_url="https://cdn.example/live.m3u8"
-    )
-    stream.refresh_from_db()
-    return stream
+from tests.gifting.conftest import give_coins, go_live
+from tests.gifting.test_gifts import send
 
 
 @pytest.fixture

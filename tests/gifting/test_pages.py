@@ -1,18 +1,13 @@
 """The wallet page: balance, history and buying a pack with the default card or a new one."""
 
-import re
-
 import pytest
 from django.contrib.messages import get_messages
 
 from gifting import selectors, services
-from gifting.models import CoinPurchase
+from gifting.models import CoinPurchase, Gift
 from payments.provider_models import PaymentMethod
 from tests.factories import UserFactory
-
-
-def token(html: str) -> str:
-    return re.search(r'name="token" value="([0-9a-f-]{36})"', html).group(1)
+from tests.gifting.conftest import go_live, token
 
 
 def flash(response) -> list[str]:
@@ -24,13 +19,20 @@ def test_the_wallet_shows_balance_history_and_packs_in_few_queries(
 ):
     for index, pack in enumerate((packs[70], packs[350], packs[70])):
         services.coins_buy(buyer=buyer, pack_id=pack.pk, checkout_key=f"k{index}")
+    live = go_live(UserFactory(handle="hana", is_business=True))
+    rose = Gift.objects.create(name="Rose", slug="rose", coins=5)
+    services.gift_send(
+        sender=buyer, stream_id=live.pk, gift_id=rose.pk, quantity=2, idempotency_key="g"
+    )
     client.force_login(buyer)
     with django_assert_max_num_queries(10):
         response = client.get("/wallet/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'data-testid="wallet-balance">490<' in html
-    assert html.count('data-testid="wallet-entry"') == 3
+    assert 'data-testid="wallet-balance">480<' in html
+    assert html.count('data-testid="wallet-entry"') == 4
+    # What moved the coins, in words: never a ledger kind.
+    assert f"Sent 2 × Rose in live {live.pk}" in html and "gift.sent" not in html
     assert html.count('data-testid="coin-pack"') == 3  # the retired pack is not on sale
     assert "Buy for $4.99" in html and "1,000 coins" not in html
     assert "ending in 4242" in html and 'data-testid="card-form"' not in html

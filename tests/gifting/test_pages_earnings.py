@@ -19,8 +19,7 @@ from payments.ledger import Line, account_get, ledger_post
 from payments.ledger_models import LedgerAccount
 from streams import services as streams_services
 from tests.factories import UserFactory
-
-from .test_gifts import give_coins
+from tests.gifting.conftest import give_coins, go_live, token
 
 pytestmark = pytest.mark.django_db
 
@@ -28,25 +27,10 @@ pytestmark = pytest.mark.django_db
 # --- helpers and fixtures -------------------------------------------------------------------
 
 
-def go_live(host, title):
-    stream, _ = streams_services.stream_schedule(
-        host=host, title=title, scheduled_at=timezone.now()
-    )
-    streams_services.stream_go_live(
-        stream=stream, actor=host, playback_url="https://cdn.example/live.m3u8"
-    )
-    stream.refresh_from_db()
-    return stream
-
-
 def send(viewer, stream, gift, quantity, key):
     return services.gift_send(
         sender=viewer, stream_id=stream.pk, gift_id=gift.pk, quantity=quantity, idempotency_key=key
     )
-
-
-def token(html: str) -> str:
-    return re.search(r'name="token" value="([0-9a-f-]{36})"', html).group(1)
 
 
 def shown(html: str, name: str) -> str:

@@ -14,10 +14,8 @@ from gifting.models import EarningsStatement, Gift, GiftSend
 from gifting.settlement import earnings_settle, settlement_cutoff
 from payments.ledger import Line, account_balance, ledger_post
 from payments.ledger_models import LedgerAccount, LedgerTransaction
-from streams import services as streams_services
 from tests.factories import UserFactory
-
-from .test_gifts import give_coins
+from tests.gifting.conftest import give_coins, go_live
 
 
 def balance(code: str) -> int:
@@ -31,16 +29,6 @@ def unsettled(user, currency="USD") -> int:
 
 def settled(user, currency="USD") -> int:
     return balance(f"earnings:settled:user:{user.pk}:{currency}")
-
-
-def go_live(host):
-    stream, _ = streams_services.stream_schedule(
-        host=host, title=f"{host.handle} live", scheduled_at=timezone.now()
-    )
-    streams_services.stream_go_live(
-        stream=stream, actor=host, playback_url="https://cdn.example/live.m3u8"
-    )
-    return stream
 
 
 def send(viewer, stream, gift, quantity, key):

@@ -19,8 +19,8 @@ from orders import services as orders
 from payments.ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
 from payments.provider_services import payment_method_add
 from tests.factories import ShopFactory, UserFactory, make_product
+from tests.gifting.conftest import give_coins
 
-from .test_gifts import give_coins
 from .test_settlement import go_live, send, settled
 
 
