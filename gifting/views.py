@@ -10,7 +10,7 @@ the host's top fans on their profile."""
 
 from __future__ import annotations
 
-import csv
+import itertools
 import uuid
 from datetime import UTC
 
@@ -19,11 +19,14 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header
 from django.views import View
 
+from config.csv_lines import csv_lines
 from config.errors import DomainError
 from payments.forms import CardForm
 from payments.money import format_money
@@ -420,30 +423,33 @@ class SupportersCsvView(LoginRequiredMixin, View):
     in UTC (ISO 8601), money in minor units."""
 
     def get(self, request):
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
-        stamp = timezone.now().astimezone(UTC).strftime("%Y%m%d")
-        response["Content-Disposition"] = (
-            f'attachment; filename="tapbuy-supporters-{request.user.handle}-{stamp}.csv"'
-        )
-        writer = csv.writer(response)
-        writer.writerow(CSV_HEADER)
-        for row in reports.gifts_received_rows(creator=request.user):
-            sent_at, handle, gift, quantity, coins, value, share, platform, cur, live, title = row
-            writer.writerow(
-                [
-                    sent_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                    _csv_text(handle),
-                    _csv_text(gift),
-                    quantity,
-                    coins,
-                    value,
-                    share,
-                    platform,
-                    _csv_text(cur),
-                    live,
-                    _csv_text(title),
-                ]
+        rows = (
+            [
+                sent_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+                _csv_text(handle),
+                _csv_text(gift),
+                quantity,
+                coins,
+                value,
+                share,
+                platform,
+                _csv_text(cur),
+                live,
+                _csv_text(title),
+            ]
+            for sent_at, handle, gift, quantity, coins, value, share, platform, cur, live, title in reports.gifts_received_rows(
+                creator=request.user
             )
+        )
+        # Written as it is read: a host with many gifts is never held in memory whole.
+        response = StreamingHttpResponse(
+            csv_lines(itertools.chain([CSV_HEADER], rows)), content_type="text/csv; charset=utf-8"
+        )
+        stamp = timezone.now().astimezone(UTC).strftime("%Y%m%d")
+        response["Content-Disposition"] = content_disposition_header(
+            as_attachment=True, filename=f"tapbuy-supporters-{request.user.handle}-{stamp}.csv"
+        )
+        patch_cache_control(response, private=True, no_store=True)  # the host's earnings
         return response
 
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from config.csv_lines import csv_lines
 from payments.money import MoneyError, format_plain, parse_minor
 
 from .errors import NotYourShop
@@ -1108,9 +1109,7 @@ def catalog_export_rows(*, shop: Shop, base_url: str = "") -> Iterator[list[str]
 
 def catalog_export_lines(*, shop: Shop, base_url: str = "") -> Iterator[str]:
     """The same, as CSV text one line at a time (for streaming responses and files)."""
-    writer = csv.writer(_Echo())
-    for row in catalog_export_rows(shop=shop, base_url=base_url):
-        yield writer.writerow(row)
+    return csv_lines(catalog_export_rows(shop=shop, base_url=base_url))
 
 
 def catalog_export(*, shop: Shop, base_url: str = "") -> str:
@@ -1118,13 +1117,6 @@ def catalog_export(*, shop: Shop, base_url: str = "") -> str:
     under base_url (e.g. "https://tapbuy.example/") when given, else as media paths that an
     import into the same shop still recognises; remote ones as the URL they came from."""
     return "".join(catalog_export_lines(shop=shop, base_url=base_url))
-
-
-class _Echo:
-    """A file-like object whose write returns what it is given (csv.writer to strings)."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def _image_url(image: ProductImage, base_url: str) -> str:

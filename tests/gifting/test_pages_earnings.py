@@ -27,6 +27,12 @@ pytestmark = pytest.mark.django_db
 # --- helpers and fixtures -------------------------------------------------------------------
 
 
+def csv_rows(response) -> list[list[str]]:
+    """The rows of a streamed CSV export."""
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(text)))
+
+
 def send(viewer, stream, gift, quantity, key):
     return services.gift_send(
         sender=viewer, stream_id=stream.pk, gift_id=gift.pk, quantity=quantity, idempotency_key=key
@@ -213,7 +219,7 @@ def test_another_user_sees_only_their_own_earnings(client, host, lives, fan):
     assert "Monday drop" not in html
     page = client.get("/earnings/supporters/").content.decode()
     assert 'data-testid="supporter-gift"' not in page and 'data-testid="top-fans"' not in page
-    rows = list(csv.reader(io.StringIO(client.get("/earnings/supporters.csv").content.decode())))
+    rows = csv_rows(client.get("/earnings/supporters.csv"))
     assert len(rows) == 1  # the header only
 
 
@@ -415,7 +421,8 @@ def test_the_csv_export_has_every_gift_with_its_split(client, host, lives):
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith("attachment; filename=")
     assert response["Content-Disposition"].endswith('.csv"')
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert "no-store" in response["Cache-Control"]  # the host's earnings stay private
+    rows = csv_rows(response)
     assert rows[0] == [
         "sent_at",
         "sender_handle",
@@ -457,7 +464,7 @@ def test_the_csv_export_neutralises_spreadsheet_formulas(client, host, viewer):
     stream = go_live(host, "Plain, with a comma")
     send(viewer, stream, evil, 1, "e4")
     client.force_login(host)
-    rows = list(csv.reader(io.StringIO(client.get("/earnings/supporters.csv").content.decode())))
+    rows = csv_rows(client.get("/earnings/supporters.csv"))
     assert [row[10] for row in rows[1:]] == [
         "Plain, with a comma",
         "'@cmd",
