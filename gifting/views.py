@@ -418,29 +418,29 @@ def _csv_text(value: str) -> str:
     return f"'{value}" if value.startswith(FORMULA_STARTS) else value
 
 
+def _supporter_row(row: tuple) -> list:
+    sent_at, handle, gift, quantity, coins, value, share, platform, cur, live, title = row
+    return [
+        sent_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        _csv_text(handle),
+        _csv_text(gift),
+        quantity,
+        coins,
+        value,
+        share,
+        platform,
+        _csv_text(cur),
+        live,
+        _csv_text(title),
+    ]
+
+
 class SupportersCsvView(LoginRequiredMixin, View):
     """/earnings/supporters.csv: the same gifts as a spreadsheet, one row per gift, times
     in UTC (ISO 8601), money in minor units."""
 
     def get(self, request):
-        rows = (
-            [
-                sent_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-                _csv_text(handle),
-                _csv_text(gift),
-                quantity,
-                coins,
-                value,
-                share,
-                platform,
-                _csv_text(cur),
-                live,
-                _csv_text(title),
-            ]
-            for sent_at, handle, gift, quantity, coins, value, share, platform, cur, live, title in reports.gifts_received_rows(
-                creator=request.user
-            )
-        )
+        rows = map(_supporter_row, reports.gifts_received_rows(creator=request.user))
         # Written as it is read: a host with many gifts is never held in memory whole.
         response = StreamingHttpResponse(
             csv_lines(itertools.chain([CSV_HEADER], rows)), content_type="text/csv; charset=utf-8"
