@@ -95,6 +95,10 @@ class GiftAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     ordering = ["position", "coins", "pk"]
 
+    def has_delete_permission(self, request, obj=None):
+        # A gift is retired by unticking active: sent gifts keep pointing at it.
+        return False
+
 
 @admin.register(GiftSend)
 class GiftSendAdmin(admin.ModelAdmin):

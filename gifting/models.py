@@ -146,16 +146,27 @@ class GiftSend(models.Model):
     at send time (a later change of price, share or host changes no past send). The coins
     and money moved are one ledger transaction keyed by this row (gift:<id>)."""
 
-    # No index of their own for sender, stream and creator: the unique key and the
-    # indexes below start with them, and every index is one more write per gift.
+    # No index of their own for sender, stream, creator and gift: the unique key and the
+    # indexes below start with the first three, and every index is one more write per gift.
+    # No database constraint either: a foreign key is checked per row at commit, under a
+    # share lock on the referenced row (the hot live, its host, the gift), which for a
+    # batch of sends cost more than its inserts. The references hold without it: sends are
+    # written only by gifting.sends after reading the live and the gift, and a user, live
+    # or gift with sends cannot be deleted (PROTECT, checked by Django; gifts are retired,
+    # never deleted, in admin).
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="gifts_sent",
         db_index=False,
+        db_constraint=False,
     )
     stream = models.ForeignKey(
-        "streams.Stream", on_delete=models.PROTECT, related_name="gift_sends", db_index=False
+        "streams.Stream",
+        on_delete=models.PROTECT,
+        related_name="gift_sends",
+        db_index=False,
+        db_constraint=False,
     )
     creator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -163,8 +174,11 @@ class GiftSend(models.Model):
         related_name="gifts_received",
         help_text="The live's host when the gift was sent: who earns it.",
         db_index=False,
+        db_constraint=False,
     )
-    gift = models.ForeignKey(Gift, on_delete=models.PROTECT, related_name="sends")
+    gift = models.ForeignKey(
+        Gift, on_delete=models.PROTECT, related_name="sends", db_index=False, db_constraint=False
+    )
     quantity = models.PositiveIntegerField()
     coins = models.BigIntegerField(help_text="gift.coins × quantity, debited from the wallet.")
     value_minor = models.BigIntegerField(help_text="The coins' value in minor units.")
@@ -232,13 +246,33 @@ class GiftTotal(models.Model):
     are an index scan however many gifts there were. last_send is the newest send counted:
     on equal coins, whoever reached the total first ranks first."""
 
+    # Derived from the sends and rewritten by every batch (two rows per send): no index of
+    # their own (the unique keys and the indexes below start with stream or creator) and no
+    # database constraint. A row exists only where sends do, and those keep their sender,
+    # live and host from being deleted (PROTECT), so nothing is left to cascade.
     creator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     stream = models.ForeignKey(
-        "streams.Stream", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "streams.Stream",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
-    sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     coins = models.BigIntegerField(default=0)
     gifts = models.PositiveIntegerField(default=0, help_text="Sends counted (a combo counts each).")
     last_send = models.BigIntegerField(default=0)

@@ -12,8 +12,9 @@ statements for the whole batch: the replays, gifts and lives read at once; the w
 locked in primary-key order and debited by one UPDATE; the sends, postings and entries each
 one multi-row INSERT; the totals one upsert per kind. A batch takes one send per viewer, so
 each wallet is debited once per batch; a viewer whose coins do not cover their send is
-refused and the rest of the batch goes through. The events of a batch are published
-together once every sender has their answer.
+refused and the rest of the batch goes through. The events of a batch are handed to the
+process's outbox together once every sender has their answer, and go out in commit order
+while the next batch runs.
 
 Callers see none of this: send(request) returns the GiftSend or raises.
 """
@@ -29,7 +30,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.bulk import insert_rows, one_of, select
+from config.bulk import array, insert_rows, one_of, select
 from config.combining import Combiner
 from payments.errors import InsufficientFunds
 from payments.ledger import Line, Posting, accounts_get, ledger_post_many
@@ -99,15 +100,7 @@ def gift_split(*, coins: int) -> tuple[int, int, int]:
 def _check(requests: list[SendRequest], outcomes: list) -> list[_Accepted]:
     """Answer the replays and refuse what cannot be sent, by three reads for the batch
     (plain SQL: for a batch, building the ORM's queries cost more than running them)."""
-    senders, keys = (
-        one_of("sender_id", {r.sender.pk for r in requests}),
-        one_of("idempotency_key", {r.key for r in requests}),
-    )
-    made = select(
-        f"SELECT id, sender_id, idempotency_key FROM {_table(GiftSend)} "  # noqa: S608
-        f"WHERE {senders[0]} AND {keys[0]}",
-        senders[1] + keys[1],
-    )
+    made = _made_before([(r.sender.pk, r.key) for r in requests])
     replays = {}
     if made:
         by_pair = {(sender, key): pk for pk, sender, key in made}
@@ -148,6 +141,26 @@ def _check(requests: list[SendRequest], outcomes: list) -> list[_Accepted]:
         else:
             accepted.append(_Accepted(index, request, gift, stream))
     return accepted
+
+
+def _made_before(pairs: list[tuple[int, str]]) -> list[tuple[int, int, str]]:
+    """(id, sender, key) of the sends already made with these (sender, key) pairs: one
+    probe of the unique key per pair (on PostgreSQL a join with the pairs: "sender one of
+    and key one of" would probe every sender with every key)."""
+    table = _table(GiftSend)
+    if connection.vendor == "postgresql":
+        return select(
+            f"SELECT g.id, g.sender_id, g.idempotency_key "  # noqa: S608
+            f"FROM unnest(%s::bigint[], %s::text[]) AS r (sender_id, idempotency_key) "
+            f"JOIN {table} AS g ON g.sender_id = r.sender_id "
+            "AND g.idempotency_key = r.idempotency_key",
+            [array(sender for sender, _ in pairs), [key for _, key in pairs]],
+        )
+    where = " OR ".join(["(sender_id = %s AND idempotency_key = %s)"] * len(pairs))
+    return select(
+        f"SELECT id, sender_id, idempotency_key FROM {table} WHERE {where}",  # noqa: S608
+        [value for pair in pairs for value in pair],
+    )
 
 
 def _table(model) -> str:
@@ -418,12 +431,12 @@ def _event(item: _Accepted, combo: int, leaderboard: list[dict]) -> dict:
     }
 
 
-def _publish(published: list[tuple[int, dict]]) -> None:
+def _publish(published: list[tuple[int, dict]], *, wait: bool = True) -> None:
     by_live: dict[int, list[dict]] = {}
     for stream_id, data in published:
         by_live.setdefault(stream_id, []).append(data)
     for stream_id, items in by_live.items():
-        events.send_many(stream_id, "gift.sent", items)
+        events.send_many(stream_id, "gift.sent", items, wait=wait)
 
 
 def _announce(published: list[tuple[int, dict]]) -> None:
@@ -434,6 +447,14 @@ def _announce(published: list[tuple[int, dict]]) -> None:
         transaction.on_commit(lambda: _publish(published))
     else:
         _publish(published)
+
+
+def _announce_batch(published: list[tuple[int, dict]]) -> None:
+    """A committed batch's events, handed to the process's outbox (streams.events), which
+    sends them in the order the batches committed: the leader does not wait for Redis
+    before passing the lead."""
+    if published:
+        _publish(published, wait=False)
 
 
 # --- batching across the threads of a process --------------------------------------------
@@ -451,7 +472,7 @@ _combiner: Combiner[SendRequest] = Combiner(
     wait_seconds=30,
     # One send per viewer per batch: each wallet is debited once in a batch.
     key=lambda request: request.sender.pk,
-    after=_announce,
+    after=_announce_batch,
 )
 
 

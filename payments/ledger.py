@@ -11,11 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
-from config.bulk import execute, insert_rows, lock_rows
+from config.bulk import array, execute, insert_rows, lock_rows
 
 from .errors import InsufficientFunds, PostingConflict, UnbalancedTransaction
 from .ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -238,7 +238,7 @@ def _apply_balances(changes: dict[int, tuple[int, bool]]) -> set[int]:
     guards = [1 if changes[pk][1] else 0 for pk in ids]
     if connection.vendor == "postgresql":
         source = "unnest(%s::bigint[], %s::bigint[], %s::int[]) AS v (id, amount, guarded)"
-        params: list = [ids, amounts, guards]
+        params: list = [array(ids), array(amounts), array(guards)]
         prefix = ""
     else:
         values = ", ".join(["(%s, %s, %s)"] * len(ids))
@@ -275,6 +275,15 @@ def ledger_problems(*, limit: int = 20) -> list[str]:
     problems += [
         f"transaction {row['transaction_id']} sums to {row['total']} {row['unit']}"
         for row in unbalanced
+    ]
+    # Entries have no foreign-key constraints (ledger_models): a missing account or
+    # transaction is a problem of its own.
+    orphans = LedgerEntry.objects.filter(
+        ~Exists(LedgerAccount.objects.filter(pk=OuterRef("account_id")))
+        | ~Exists(LedgerTransaction.objects.filter(pk=OuterRef("transaction_id")))
+    ).values_list("pk", flat=True)
+    problems += [
+        f"entry {pk} references a missing account or transaction" for pk in orphans[:limit]
     ]
     wrong_unit = LedgerEntry.objects.exclude(unit=F("account__unit")).values_list("pk", flat=True)
     problems += [f"entry {pk} is not in its account's unit" for pk in wrong_unit[:limit]]

@@ -51,12 +51,18 @@ class LedgerAccount(models.Model):
 
 class LedgerTransaction(models.Model):
     kind = models.CharField(max_length=40)
-    # What this posting is for, unique: the same order paid twice posts once.
-    key = models.CharField(max_length=150, unique=True)
+    # What this posting is for, unique (ledger_transaction_key_once): the same order paid
+    # twice posts once.
+    key = models.CharField(max_length=150)
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        constraints = [
+            # A constraint rather than unique=True, which on PostgreSQL also builds a second
+            # index for LIKE 'prefix%' that no query here uses: one write less per posting.
+            models.UniqueConstraint(fields=["key"], name="ledger_transaction_key_once"),
+        ]
         indexes = [models.Index(fields=["kind", "-created_at"], name="ledger_txn_kind_idx")]
 
     def __str__(self) -> str:
@@ -64,10 +70,23 @@ class LedgerTransaction(models.Model):
 
 
 class LedgerEntry(models.Model):
+    # Entries are the ledger's busiest rows: five per gift. Their references are checked by
+    # PostgreSQL once per statement that writes entries (migration 0005, with the balance
+    # check), not by a foreign key, whose check runs per entry at commit and takes a share
+    # lock on the referenced row: on a hot host's earnings account, every gift of every
+    # batch. Accounts and transactions with entries cannot be deleted (PROTECT here, and
+    # the same trigger in the database); ledger_problems also reports a missing one.
     transaction = models.ForeignKey(
-        LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
+        LedgerTransaction, on_delete=models.PROTECT, related_name="entries", db_constraint=False
     )
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
+    # Its index is ledger_entry_account_idx, which starts with it.
+    account = models.ForeignKey(
+        LedgerAccount,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_index=False,
+        db_constraint=False,
+    )
     unit = models.CharField(max_length=8)
     amount = models.BigIntegerField(help_text="Positive credits, negative debits.")
     created_at = models.DateTimeField(auto_now_add=True)

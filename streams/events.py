@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import os
+import queue
 import threading
 from typing import Any
 
@@ -107,14 +108,51 @@ def send_now(stream_id: int, type: str, data: dict[str, Any]) -> None:
         log.warning("live event %s for stream %s not delivered", type, stream_id, exc_info=True)
 
 
-def send_many(stream_id: int, type: str, items: list[dict[str, Any]]) -> None:
+_outbox: tuple[int, queue.SimpleQueue] | None = None
+
+
+def _outbox_queue() -> queue.SimpleQueue:
+    """This process's outbox: events handed over by send_many(wait=False), sent in the
+    order they were handed over by one thread of their own (started on first use, again
+    after a fork)."""
+    global _outbox
+    with _publisher_lock:
+        if _outbox is None or _outbox[0] != os.getpid():
+            outbox: queue.SimpleQueue = queue.SimpleQueue()
+            threading.Thread(
+                target=_send_from, args=(outbox,), name="live-outbox", daemon=True
+            ).start()
+            _outbox = (os.getpid(), outbox)
+        return _outbox[1]
+
+
+def _send_from(outbox: queue.SimpleQueue) -> None:
+    while True:
+        stream_id, type, items = outbox.get()
+        _send_many(stream_id, type, items)
+
+
+def send_many(stream_id: int, type: str, items: list[dict[str, Any]], *, wait: bool = True) -> None:
     """send_now for many events of one type to one live, in order: their seqs taken in one
     round trip, and one message through the channel layer that each viewer's consumer
-    unpacks into one frame per event (live.events). Never raises."""
+    unpacks into one frame per event (live.events). Never raises.
+
+    wait=False hands them to the process's outbox and returns at once (with Redis; the
+    in-memory layer belongs to the server's loop, so there it sends before returning):
+    whoever batches sends of a hot live goes on with the next batch while this one's
+    events go out, each handed-over list in turn, in the order handed over. Events still
+    in the outbox when the process ends are lost, as an event is when Redis is down."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown live event type {type!r}")
     if not items:
         return
+    if not wait and settings.REDIS_URL:
+        _outbox_queue().put((stream_id, type, items))
+        return
+    _send_many(stream_id, type, items)
+
+
+def _send_many(stream_id: int, type: str, items: list[dict[str, Any]]) -> None:
     try:
         seqs = realtime.next_seqs(stream_id, len(items))
         texts = [
