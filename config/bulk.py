@@ -15,6 +15,7 @@ Django's connection, so it runs in the current transaction.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Sequence
 
 from django.db import connection, models
@@ -27,27 +28,36 @@ def execute(sql: str, params: Sequence, *, fetch: bool = False) -> list[tuple]:
         import psycopg
 
         connection.ensure_connection()
+        start = time.monotonic()
         # Errors come out as Django's (IntegrityError and the rest), as from its cursors.
         with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, prepare=True)
-            return cursor.fetchall() if fetch else []
+            rows = cursor.fetchall() if fetch else []
+        if connection.queries_logged:
+            # Counted and shown like the queries of Django's own cursors (DEBUG, tests).
+            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - start:.3f}"})
+        return rows
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if fetch else []
 
 
-INTEGER_TYPES = {"bigint", "integer", "smallint"}
-
-
 def array(values: Sequence) -> list | str:
-    """A PostgreSQL array parameter of these values. Integers go as the array's text
-    ("{1,2,3}", made in one join): the driver would otherwise dump a list element by
-    element in Python, which for a batch's id and amount columns cost more than anything
-    else it did. Other values go as a list."""
+    """A PostgreSQL array parameter of these values. Integers and strings go as the
+    array's text ('{1,2,3}', '{"a","b"}'), made in one join: the driver would otherwise dump
+    a list element by element in Python, which for a batch's columns cost more than
+    anything else it did. Other values (datetimes) go as a list."""
     values = list(values)
-    if values and all(type(value) is int or value is None for value in values):
+    if all(type(value) is int or value is None for value in values):
         return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
+    if all(type(value) is str or value is None for value in values):
+        return "{" + ",".join("NULL" if value is None else _quoted(value) for value in values) + "}"
     return values
+
+
+def _quoted(text: str) -> str:
+    # An element of an array's text: in double quotes, a backslash before \ and ".
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def one_of(column: str, values: Sequence) -> tuple[str, list]:
@@ -57,6 +67,8 @@ def one_of(column: str, values: Sequence) -> tuple[str, list]:
         values = list(values)
         if values and all(type(value) is int for value in values):
             return f"{column} = ANY(%s::bigint[])", [array(values)]
+        if values and all(type(value) is str for value in values):
+            return f"{column} = ANY(%s::text[])", [array(values)]
         return f"{column} = ANY(%s)", [values]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
@@ -88,16 +100,20 @@ def rows_source(
     Values are Python values the driver adapts (ints, strings, aware datetimes)."""
     columns = _columns(model, fields)
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{kind}[]" for _, kind in columns)
-        params = (
-            [
-                array(column) if kind in INTEGER_TYPES else list(column)
-                for column, (_, kind) in zip(zip(*rows, strict=True), columns, strict=True)
-            ]
-            if rows
-            else []
-        )
-        return f"SELECT * FROM unnest({arrays})", params  # noqa: S608 (types from the model)
+        arrays, params = [], []
+        for values, (_, kind) in zip(zip(*rows, strict=True), columns, strict=True):
+            if len(values) > 1 and values[0] is not None and values.count(values[0]) == len(values):
+                # The same value in every row (a batch's time, its currency): sent once.
+                arrays.append(f"array_fill(%s::{kind}, ARRAY[%s::integer])")
+                params += [values[0], len(values)]
+            else:
+                arrays.append(f"%s::{kind}[]")
+                params.append(array(values))
+        if not rows:
+            arrays = [f"%s::{kind}[]" for _, kind in columns]
+            params = [[] for _ in columns]
+        # The types come from the model.
+        return f"SELECT * FROM unnest({', '.join(arrays)})", params  # noqa: S608
     placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
     prepared = []
     for row in rows:
