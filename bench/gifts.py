@@ -154,6 +154,7 @@ FLOWS = [
     ("SELECT … FOR UPDATE", _for_update),
     ("plain SQL, conditional debit + append-only credit", _append_only),
 ]
+FLOW_NAMES = {"send": "gift_send", "lock": "SELECT … FOR UPDATE", "plain": FLOWS[2][0]}
 
 
 def _sender(call, sender_id, data, seconds, barrier, results):
@@ -298,8 +299,9 @@ def level_1(args) -> None:
         f"threads, a connection each) into one live, {args.seconds:g} s per flow"
     )
     rows = []
+    flows = [(name, call) for name, call in FLOWS if name in args.flows]
     for _ in range(args.repeat):
-        for name, call in FLOWS:
+        for name, call in flows:
             row = run_flow(name, call, data, args)
             rows.append(row)
             print(
@@ -317,6 +319,8 @@ def level_1(args) -> None:
             f"| {row['flow']} | {row['gifts']:,} | {row['per_second']:,.0f} "
             f"| {ms(percentile(row['ms'], 50))} | {ms(percentile(row['ms'], 99))} |"
         )
+    if len(flows) < len(FLOWS):
+        return
     for i in range(0, len(rows), len(FLOWS)):
         ours, base, plain = rows[i : i + len(FLOWS)]
         print(
@@ -491,13 +495,21 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=25, help="senders per process")
     parser.add_argument("--seconds", type=float, default=10.0, help="level 1: per flow")
-    parser.add_argument("--repeat", type=int, default=1, help="level 1: rounds of both flows")
+    parser.add_argument("--repeat", type=int, default=1, help="level 1: rounds of the flows")
+    parser.add_argument(
+        "--flows",
+        nargs="+",
+        choices=sorted(FLOW_NAMES),
+        default=sorted(FLOW_NAMES),
+        help="level 1: which flows (gift_send, the locking design, plain SQL)",
+    )
     parser.add_argument("--creators", type=int, default=1000, help="level 2: hosts")
     parser.add_argument(
         "--rows", type=int, nargs="+", default=[100_000, 1_000_000], help="level 2: sizes"
     )
     parser.add_argument("--sample", type=int, default=20_000, help="level 2: per-row baseline")
     args = parser.parse_args()
+    args.flows = {FLOW_NAMES[flow] for flow in args.flows}
 
     import django
 

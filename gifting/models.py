@@ -243,8 +243,8 @@ class GiftTotal(models.Model):
     """What one viewer has given one host in coins: in one live (stream set), or across all
     the host's lives (stream null). Kept by gift sending in the same transaction as the
     sends, one upsert per row and batch, so that a live's top gifters and a host's top fans
-    are an index scan however many gifts there were. last_send is the newest send counted:
-    on equal coins, whoever reached the total first ranks first."""
+    are a read of one row per gifter however many gifts there were. last_send is the newest
+    send counted: on equal coins, whoever reached the total first ranks first."""
 
     # Derived from the sends and rewritten by every batch (two rows per send): no index of
     # their own (the unique keys and the indexes below start with stream or creator) and no
@@ -295,14 +295,15 @@ class GiftTotal(models.Model):
                 name="gift_total_per_host",
             ),
         ]
-        indexes = [
-            models.Index(fields=["stream", "-coins", "last_send"], name="gift_total_live_idx"),
-            models.Index(
-                fields=["creator", "-coins", "last_send"],
-                condition=Q(stream__isnull=True),
-                name="gift_total_host_idx",
-            ),
-        ]
+        # No index on coins or last_send: every batch of sends rewrites these rows, and an
+        # update that changes no indexed column is a HOT update (the new version goes on
+        # the same page, which the table's fillfactor keeps room on: migration 0012), with
+        # no new index entries; dead versions are pruned from the page as it is read. With
+        # a (stream, -coins) index every update added an entry to each index, and a hot
+        # live's rows piled up tens of thousands of dead versions between vacuums, which
+        # every upsert's unique check then walked. The live's top gifters are read from the
+        # per-live key instead: all of the live's gifters, sorted (a few thousand rows for
+        # a very big live).
 
     def __str__(self) -> str:
         return f"{self.sender_id} gave {self.creator_id} {self.coins} coins"

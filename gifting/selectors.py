@@ -87,7 +87,7 @@ def _leader(handle: str, display_name: str, coins: int) -> dict:
 
 def top_gifters_for_stream(*, stream_id: int, limit: int = LEADERBOARD_SIZE) -> list[dict]:
     """The live's top gifters: [{"handle", "name", "coins"}], most coins sent first, one
-    query on the totals gift sending keeps (an index scan, however long the live). A tie
+    query on the totals gift sending keeps (one row per gifter, however long the live). A tie
     goes to the sender who reached that total first (whose latest send is the oldest), so
     that someone who only matches a total does not overtake.
 

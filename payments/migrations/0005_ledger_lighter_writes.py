@@ -17,17 +17,24 @@ from importlib import import_module
 import django.db.models.deletion
 from django.db import migrations, models
 
+# Each reference is probed in its table's primary key, one row of what was written at a
+# time (LATERAL ... LIMIT 1): as a plain NOT EXISTS, the plan PL/pgSQL keeps for the
+# function may read the whole table (a hash anti-join), which grows with the ledger.
 REFERENCES_CHECK = """
   SELECT w.transaction_id INTO missing FROM written AS w
-  WHERE NOT EXISTS (SELECT 1 FROM payments_ledgertransaction AS t WHERE t.id = w.transaction_id)
-  LIMIT 1;
+  LEFT JOIN LATERAL (
+    SELECT t.id FROM payments_ledgertransaction AS t WHERE t.id = w.transaction_id LIMIT 1
+  ) AS found ON true
+  WHERE found.id IS NULL LIMIT 1;
   IF missing IS NOT NULL THEN
     RAISE EXCEPTION 'ledger transaction % does not exist', missing
       USING ERRCODE = 'foreign_key_violation';
   END IF;
   SELECT w.account_id INTO missing FROM written AS w
-  WHERE NOT EXISTS (SELECT 1 FROM payments_ledgeraccount AS a WHERE a.id = w.account_id)
-  LIMIT 1;
+  LEFT JOIN LATERAL (
+    SELECT a.id FROM payments_ledgeraccount AS a WHERE a.id = w.account_id LIMIT 1
+  ) AS found ON true
+  WHERE found.id IS NULL LIMIT 1;
   IF missing IS NOT NULL THEN
     RAISE EXCEPTION 'ledger account % does not exist', missing
       USING ERRCODE = 'foreign_key_violation';

@@ -203,3 +203,24 @@ def test_a_new_viewers_snapshot_carries_the_top_gifters(live):
 
     assert "leaderboard" in snapshots.EXTRA_PARTS
     assert snapshots.full(live)["leaderboard"] == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_gift_totals_are_updated_in_place():
+    """Every batch of sends rewrites the senders' totals: no index may cover the columns it
+    changes (so that the update is HOT, adding no index entries and leaving no dead
+    version for the next upsert's unique check to walk), and the table keeps room on its
+    pages for the new versions."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'gifting_gifttotal'")
+        assert "fillfactor=50" in cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a "
+            "ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = 'gifting_gifttotal'::regclass"
+        )
+        indexed = {row[0] for row in cursor.fetchall()}
+    assert indexed == {"id", "stream_id", "sender_id", "creator_id"}
