@@ -83,6 +83,11 @@ def _columns(model: type[models.Model], fields: Sequence[str]) -> list[tuple[str
     return _columns_of(model, tuple(fields), connection.vendor)
 
 
+def column_list(model: type[models.Model], fields: Sequence[str]) -> str:
+    """The fields' quoted columns, comma-separated: what an INSERT names."""
+    return ", ".join(column for column, _ in _columns(model, fields))
+
+
 @functools.cache
 def _columns_of(model, fields: tuple[str, ...], vendor: str) -> list[tuple[str, str]]:
     found = []
@@ -138,7 +143,7 @@ def insert_rows(
     if not rows:
         return []
     table = connection.ops.quote_name(model._meta.db_table)
-    names = ", ".join(column for column, _ in _columns(model, fields))
+    names = column_list(model, fields)
     source, params = rows_source(model, fields, rows)
     sql = f"INSERT INTO {table} ({names}) {source}"  # noqa: S608 (names from the model)
     if conflict:

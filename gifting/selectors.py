@@ -77,11 +77,12 @@ def _ranked(totals: QuerySet[GiftTotal], limit: int) -> list[dict]:
     rows = totals.order_by("-coins", "last_send").values_list(
         "sender__handle", "sender__display_name", "coins"
     )[:limit]
-    return [_leader(*row) for row in rows]
+    return [leader(*row) for row in rows]
 
 
-def _leader(handle: str, display_name: str, coins: int) -> dict:
-    # The name as User.name says it: the display name, else the handle.
+def leader(handle: str, display_name: str, coins: int) -> dict:
+    """One line of a leaderboard. The name as User.name says it: the display name, else
+    the handle."""
     return {"handle": handle, "name": display_name or handle, "coins": coins}
 
 
@@ -93,7 +94,7 @@ def top_gifters_for_stream(*, stream_id: int, limit: int = LEADERBOARD_SIZE) -> 
 
     Every batch of gift sends reads it: plain SQL, whose text is made once, where building
     the ORM's query cost more than running it."""
-    return [_leader(*row) for row in select(_top_gifters_sql(), [stream_id, limit])]
+    return [leader(*row) for row in select(_top_gifters_sql(), [stream_id, limit])]
 
 
 @functools.cache

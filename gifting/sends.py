@@ -30,7 +30,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from config.bulk import array, insert_rows, one_of, select
+from config.bulk import array, column_list, insert_rows, one_of, rows_source, select
 from config.combining import Combiner
 from payments.errors import InsufficientFunds
 from payments.ledger import Line, Posting, accounts_get, ledger_post_many
@@ -57,7 +57,7 @@ from .errors import (
     StreamNotLive,
 )
 from .models import Gift, GiftSend, GiftTotal
-from .selectors import top_gifters_for_stream, wallet_code
+from .selectors import LEADERBOARD_SIZE, leader, top_gifters_for_stream, wallet_code
 
 log = logging.getLogger(__name__)
 
@@ -98,31 +98,14 @@ def gift_split(*, coins: int) -> tuple[int, int, int]:
 
 
 def _check(requests: list[SendRequest], outcomes: list) -> list[_Accepted]:
-    """Answer the replays and refuse what cannot be sent, by three reads for the batch
-    (plain SQL: for a batch, building the ORM's queries cost more than running them)."""
-    made = _made_before([(r.sender.pk, r.key) for r in requests])
+    """Answer the replays and refuse what cannot be sent, from the batch's replays, gifts
+    and lives, read at once (_batch_reads)."""
+    made, gifts, streams = _batch_reads(requests)
     replays = {}
     if made:
         by_pair = {(sender, key): pk for pk, sender, key in made}
         sends = GiftSend.objects.select_related("gift").in_bulk(list(by_pair.values()))
         replays = {pair: sends[pk] for pair, pk in by_pair.items()}
-    ids = one_of("id", {r.gift_id for r in requests})
-    gifts = {
-        row[0]: Gift(id=row[0], name=row[1], coins=row[2], image=row[3], level=row[4])
-        for row in select(
-            f"SELECT id, name, coins, image, level FROM {_table(Gift)} "  # noqa: S608
-            f"WHERE {ids[0]} AND active",
-            ids[1],
-        )
-    }
-    ids = one_of("id", {r.stream_id for r in requests})
-    streams = {
-        row[0]: Stream(id=row[0], status=row[1], host_id=row[2])
-        for row in select(
-            f"SELECT id, status, host_id FROM {_table(Stream)} WHERE {ids[0]}",  # noqa: S608
-            ids[1],
-        )
-    }
     accepted = []
     for index, request in enumerate(requests):
         replay = replays.get((request.sender.pk, request.key))
@@ -143,24 +126,65 @@ def _check(requests: list[SendRequest], outcomes: list) -> list[_Accepted]:
     return accepted
 
 
-def _made_before(pairs: list[tuple[int, str]]) -> list[tuple[int, int, str]]:
-    """(id, sender, key) of the sends already made with these (sender, key) pairs: one
-    probe of the unique key per pair (on PostgreSQL a join with the pairs: "sender one of
-    and key one of" would probe every sender with every key)."""
-    table = _table(GiftSend)
+def _batch_reads(requests: list[SendRequest]) -> tuple[list, dict, dict]:
+    """The sends already made with the batch's (sender, key) pairs as (id, sender, key),
+    its active gifts and its lives by id. Plain SQL (for a batch, building the ORM's
+    queries cost more than running them); on PostgreSQL one statement, a round trip each
+    being what the batch's leader waits on. Replays are one probe of the unique key per
+    pair: a join with the pairs, where "sender one of and key one of" would probe every
+    sender with every key."""
+    senders = [r.sender.pk for r in requests]
+    keys = [r.key for r in requests]
+    gift_ids = sorted({r.gift_id for r in requests})
+    stream_ids = sorted({r.stream_id for r in requests})
     if connection.vendor == "postgresql":
-        return select(
-            f"SELECT g.id, g.sender_id, g.idempotency_key "  # noqa: S608
+        rows = select(
+            f"SELECT 0, g.id, g.sender_id, g.idempotency_key, NULL, NULL "  # noqa: S608
             f"FROM unnest(%s::bigint[], %s::text[]) AS r (sender_id, idempotency_key) "
-            f"JOIN {table} AS g ON g.sender_id = r.sender_id "
-            "AND g.idempotency_key = r.idempotency_key",
-            [array(sender for sender, _ in pairs), [key for _, key in pairs]],
+            f"JOIN {_table(GiftSend)} AS g ON g.sender_id = r.sender_id "
+            "AND g.idempotency_key = r.idempotency_key "
+            f"UNION ALL SELECT 1, id, coins, name, image, level FROM {_table(Gift)} "
+            "WHERE id = ANY(%s::bigint[]) AND active "
+            f"UNION ALL SELECT 2, id, host_id, status, NULL, NULL FROM {_table(Stream)} "
+            "WHERE id = ANY(%s::bigint[])",
+            [array(senders), array(keys), array(gift_ids), array(stream_ids)],
         )
-    where = " OR ".join(["(sender_id = %s AND idempotency_key = %s)"] * len(pairs))
-    return select(
-        f"SELECT id, sender_id, idempotency_key FROM {table} WHERE {where}",  # noqa: S608
-        [value for pair in pairs for value in pair],
-    )
+    else:
+        pairs = " OR ".join(["(sender_id = %s AND idempotency_key = %s)"] * len(requests))
+        gifts_in, streams_in = one_of("id", gift_ids), one_of("id", stream_ids)
+        rows = [
+            (0, *row)
+            for row in select(
+                f"SELECT id, sender_id, idempotency_key, NULL, NULL "  # noqa: S608
+                f"FROM {_table(GiftSend)} WHERE {pairs}",
+                [value for pair in zip(senders, keys, strict=True) for value in pair],
+            )
+        ]
+        rows += [
+            (1, *row)
+            for row in select(
+                f"SELECT id, coins, name, image, level FROM {_table(Gift)} "  # noqa: S608
+                f"WHERE {gifts_in[0]} AND active",
+                gifts_in[1],
+            )
+        ]
+        rows += [
+            (2, *row)
+            for row in select(
+                f"SELECT id, host_id, status, NULL, NULL FROM {_table(Stream)} "  # noqa: S608
+                f"WHERE {streams_in[0]}",
+                streams_in[1],
+            )
+        ]
+    made, gifts, streams = [], {}, {}
+    for kind, pk, number, a, b, c in rows:
+        if kind == 0:
+            made.append((pk, number, a))
+        elif kind == 1:
+            gifts[pk] = Gift(id=pk, coins=number, name=a, image=b, level=c)
+        else:
+            streams[pk] = Stream(id=pk, host_id=number, status=a)
+    return made, gifts, streams
 
 
 def _table(model) -> str:
@@ -234,46 +258,87 @@ TOTAL_FIELDS = [
 ]
 
 
-def _totals(sent: list[_Accepted], now: datetime) -> dict[int, int]:
+def _totals(sent: list[_Accepted], now: datetime) -> tuple[dict[int, int], dict[int, list]]:
     """Add the sends to the senders' totals, per live and per host: one upsert each, rows
     in sender order (so two batches never wait on each other in a cycle). Returns each
-    sender's combo in its live: how many sends of this gift in a row, each within
-    COMBO_WINDOW of the last."""
+    sender's combo in its live (how many sends of this gift in a row, each within
+    COMBO_WINDOW of the last) and each live's top gifters with these sends counted.
+
+    On PostgreSQL the upserts and the top gifters are one statement, a round trip each
+    being what the batch's leader waits on: the top gifters are ranked from the rows the
+    upsert returns and the live's other rows, as they were before it (a statement does
+    not see its own changes)."""
     table = connection.ops.quote_name(GiftTotal._meta.db_table)
     rows = sorted((item.send for item in sent), key=lambda s: (s.creator_id, s.sender_id))
     added = (
         f"coins = {table}.coins + excluded.coins, gifts = {table}.gifts + 1, "
         "last_send = excluded.last_send, last_sent_at = excluded.last_sent_at"
     )
-    combos = insert_rows(
-        GiftTotal,
-        TOTAL_FIELDS,
-        [
-            (s.creator_id, s.stream_id, s.sender_id, s.coins, 1, s.pk, now, s.gift_id, 1)
-            for s in rows
-        ],
-        conflict=(
-            "ON CONFLICT (stream_id, sender_id) WHERE stream_id IS NOT NULL DO UPDATE SET "
-            f"{added}, combo = CASE WHEN {table}.combo_gift = excluded.combo_gift "
-            f"AND {table}.last_sent_at >= %s THEN {table}.combo + 1 ELSE 1 END, "
-            "combo_gift = excluded.combo_gift"
-        ),
-        conflict_params=[
-            GiftTotal._meta.get_field("last_sent_at").get_db_prep_save(
-                now - COMBO_WINDOW, connection
-            )
-        ],
-        returning=["sender_id", "combo"],
+    live_rows = [
+        (s.creator_id, s.stream_id, s.sender_id, s.coins, 1, s.pk, now, s.gift_id, 1) for s in rows
+    ]
+    live_conflict = (
+        "ON CONFLICT (stream_id, sender_id) WHERE stream_id IS NOT NULL DO UPDATE SET "
+        f"{added}, combo = CASE WHEN {table}.combo_gift = excluded.combo_gift "
+        f"AND {table}.last_sent_at >= %s THEN {table}.combo + 1 ELSE 1 END, "
+        "combo_gift = excluded.combo_gift"
     )
-    insert_rows(
-        GiftTotal,
-        TOTAL_FIELDS,
-        [(s.creator_id, None, s.sender_id, s.coins, 1, s.pk, now, 0, 0) for s in rows],
-        conflict=(
-            f"ON CONFLICT (creator_id, sender_id) WHERE stream_id IS NULL DO UPDATE SET {added}"
-        ),
+    combo_since = GiftTotal._meta.get_field("last_sent_at").get_db_prep_save(
+        now - COMBO_WINDOW, connection
     )
-    return dict(combos)
+    host_rows = [(s.creator_id, None, s.sender_id, s.coins, 1, s.pk, now, 0, 0) for s in rows]
+    host_conflict = (
+        f"ON CONFLICT (creator_id, sender_id) WHERE stream_id IS NULL DO UPDATE SET {added}"
+    )
+    stream_ids = sorted({s.stream_id for s in rows})
+    if connection.vendor != "postgresql":
+        combos = insert_rows(
+            GiftTotal,
+            TOTAL_FIELDS,
+            live_rows,
+            conflict=live_conflict,
+            conflict_params=[combo_since],
+            returning=["sender_id", "combo"],
+        )
+        insert_rows(GiftTotal, TOTAL_FIELDS, host_rows, conflict=host_conflict)
+        boards = {pk: top_gifters_for_stream(stream_id=pk) for pk in stream_ids}
+        return dict(combos), boards
+    names = column_list(GiftTotal, TOTAL_FIELDS)
+    live_source, live_params = rows_source(GiftTotal, TOTAL_FIELDS, live_rows)
+    host_source, host_params = rows_source(GiftTotal, TOTAL_FIELDS, host_rows)
+    users = connection.ops.quote_name(User._meta.db_table)
+    # Only names and placeholders are formatted in; every value is bound.
+    sql = (
+        f"WITH live AS (INSERT INTO {table} ({names}) {live_source} {live_conflict} "  # noqa: S608
+        f"RETURNING {table}.stream_id, {table}.sender_id, {table}.coins, "
+        f"{table}.last_send, {table}.combo), "
+        f"host AS (INSERT INTO {table} ({names}) {host_source} {host_conflict} RETURNING 1), "
+        "board AS (SELECT stream_id, sender_id, coins, last_send FROM live "
+        f"UNION ALL SELECT t.stream_id, t.sender_id, t.coins, t.last_send FROM {table} AS t "
+        "WHERE t.stream_id = ANY(%s::bigint[]) AND NOT EXISTS (SELECT 1 FROM live "
+        "WHERE live.stream_id = t.stream_id AND live.sender_id = t.sender_id)), "
+        "ranked AS (SELECT board.*, row_number() OVER (PARTITION BY stream_id "
+        "ORDER BY coins DESC, last_send) AS place FROM board) "
+        "SELECT 0, stream_id, sender_id, combo, NULL, NULL FROM live UNION ALL "
+        "SELECT 1, r.stream_id, r.place, r.coins, u.handle, u.display_name FROM ranked AS r "
+        f"JOIN {users} AS u ON u.id = r.sender_id WHERE r.place <= %s"
+    )
+    params = [
+        *live_params,
+        combo_since,
+        *host_params,
+        array(stream_ids),
+        LEADERBOARD_SIZE,
+    ]
+    combos: dict[int, int] = {}
+    ranked: dict[int, list] = {pk: [] for pk in stream_ids}
+    for kind, stream_id, number, value, handle, display_name in select(sql, params):
+        if kind == 0:
+            combos[number] = value
+        else:
+            ranked[stream_id].append((number, leader(handle, display_name, value)))
+    boards = {pk: [row for _, row in sorted(places)] for pk, places in ranked.items()}
+    return combos, boards
 
 
 SEND_FIELDS = [
@@ -398,11 +463,7 @@ def _write(
     sent = [item for item in accepted if outcomes[item.index] is None]
     if not sent:
         return []
-    combos = _totals(sent, now)
-    boards = {
-        stream_id: top_gifters_for_stream(stream_id=stream_id)
-        for stream_id in {item.send.stream_id for item in sent}
-    }
+    combos, boards = _totals(sent, now)
     published = []
     for item in sent:
         outcomes[item.index] = item.send
