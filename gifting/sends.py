@@ -9,8 +9,9 @@ gifters, the host's top fans, the combo) upserted. gift.sent goes to the live af
 What makes it hold a crowd is batching (config.combining): viewers of one process sending
 at the same moment have their sends made by one of them in one transaction, a handful of
 statements for the whole batch: the replays, gifts and lives read at once; the wallets
-locked in primary-key order and debited by one UPDATE; the sends, postings and entries each
-one multi-row INSERT; the totals one upsert per kind. A batch takes one send per viewer, so
+locked in primary-key order and debited by one UPDATE; the sends one multi-row INSERT, the
+postings with their entries another; the totals with the live's top gifters one statement
+(on PostgreSQL; SQLite takes a few more). A batch takes one send per viewer, so
 each wallet is debited once per batch; a viewer whose coins do not cover their send is
 refused and the rest of the batch goes through. The events of a batch are handed to the
 process's outbox together once every sender has their answer, and go out in commit order
