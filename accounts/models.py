@@ -57,6 +57,9 @@ class User(AbstractUser):
     is_business = models.BooleanField(
         default=False, help_text="Business accounts can open a shop and sell."
     )
+    # Set by staff when they end a live (moderation.services.live_end_now): until then the
+    # user cannot go live, from the console or from the encoder.
+    live_suspended_until = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 

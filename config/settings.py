@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "streams",
     "orders",
     "gifting",
+    "moderation",
 ]
 
 MIDDLEWARE = [

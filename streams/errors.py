@@ -6,6 +6,16 @@ class NotHost(NotAllowed):
     message = "Only the host (or staff) can do that."
 
 
+class HostSuspended(NotAllowed):
+    code = "host_suspended"
+    message = "Staff have suspended you from going live for now."
+
+    def __init__(self, until):
+        super().__init__(
+            f"Staff have suspended you from going live until {until:%Y-%m-%d %H:%M} UTC."
+        )
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
     message = "The live cannot change to that state from the current one."

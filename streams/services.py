@@ -19,6 +19,7 @@ from . import events, snapshots
 from .errors import (
     ChatRefused,
     DealRunning,
+    HostSuspended,
     InvalidTransition,
     NotHost,
     ProductNotAllowed,
@@ -111,6 +112,14 @@ def stream_go_live(*, stream: Stream, actor: User | None, playback_url: str = ""
         _check_host(stream, actor)
     if stream.status == Stream.Status.LIVE:
         return stream
+    # A host suspended by staff stays off air, whichever way they try (moderation).
+    until = (
+        User.objects.filter(pk=stream.host_id)
+        .values_list("live_suspended_until", flat=True)
+        .first()
+    )
+    if until is not None and until > timezone.now():
+        raise HostSuspended(until)
     changes = {"started_at": timezone.now()}
     if playback_url:
         changes["playback_url"] = playback_url.strip()
@@ -396,6 +405,14 @@ def chat_delete(*, actor: User, message_id: int) -> None:
             hidden=True, hidden_by=actor
         ):
             events.publish(message.stream_id, "chat.deleted", {"id": message_id})
+
+
+def chat_restore(*, actor: User, message_id: int) -> None:
+    """Show a hidden chat line again (staff): it is back in the chat history of every
+    snapshot from now on; viewers already in the live are not sent it again."""
+    if not actor.is_staff:
+        raise NotHost()
+    ChatMessage.objects.filter(pk=message_id, hidden=True).update(hidden=False, hidden_by=None)
 
 
 def chat_mute(*, stream: Stream, actor: User, user: User, muted: bool = True) -> None:

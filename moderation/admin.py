@@ -1,0 +1,129 @@
+"""Staff moderation in Django admin: the audit log (read-only for everyone), and the
+actions that ask for a reason before they call a moderation service. The actions are
+added to the admins of the apps they act on, which know nothing of moderation: their
+registrations are replaced here by subclasses (this app comes after them)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+
+from config.errors import DomainError
+from streams.admin import ChatMessageAdmin, StreamAdmin
+from streams.models import ChatMessage, Stream
+
+from . import services
+from .forms import EndLiveForm, ReasonForm
+from .models import AuditEntry
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "action", "target_repr", "subject", "reason"]
+    list_filter = ["action"]
+    list_select_related = ["actor", "subject"]
+    search_fields = ["=target_id", "target_repr", "actor__handle", "subject__handle"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # no COUNT(*) over the whole log per page
+    readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def run_with_reason(modeladmin, request, queryset, *, form_class, title, act, done):
+    """An admin action that first asks for a reason (and what else form_class asks), then
+    calls act(obj, **cleaned) for each selected object, reporting each refusal."""
+    form = form_class(request.POST if "apply" in request.POST else None)
+    if "apply" in request.POST and form.is_valid():
+        count = 0
+        for obj in queryset.order_by("pk"):
+            try:
+                act(obj, **form.cleaned_data)
+                count += 1
+            except DomainError as exc:
+                modeladmin.message_user(request, f"{obj}: {exc.message}", messages.WARNING)
+        if count:
+            modeladmin.message_user(request, f"{done} {count}.", messages.SUCCESS)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "form": form,
+        "objects": list(queryset[:100]),
+        "ids": list(queryset.values_list("pk", flat=True)),
+        "action": request.POST.get("action", ""),
+        "opts": modeladmin.model._meta,
+    }
+    return TemplateResponse(request, "admin/moderation/reason.html", context)
+
+
+def _can(permission: str):
+    def check(self, request) -> bool:
+        return request.user.has_perm(f"moderation.{permission}")
+
+    return check
+
+
+class ModeratedStreamAdmin(StreamAdmin):
+    actions = ["end_now"]
+    has_end_live_permission = _can("end_live")
+
+    @admin.action(description="End the selected lives now", permissions=["end_live"])
+    def end_now(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=EndLiveForm,
+            title="End lives now",
+            act=lambda stream, reason, suspend_days: services.live_end_now(
+                actor=request.user, stream_id=stream.pk, reason=reason, suspend_days=suspend_days
+            ),
+            done="Lives ended:",
+        )
+
+
+class ModeratedChatMessageAdmin(ChatMessageAdmin):
+    actions = ["hide", "restore"]
+    has_moderate_chat_permission = _can("moderate_chat")
+
+    @admin.action(description="Hide the selected messages", permissions=["moderate_chat"])
+    def hide(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            title="Hide chat messages",
+            act=lambda message, reason: services.chat_message_hide(
+                actor=request.user, message_id=message.pk, reason=reason
+            ),
+            done="Messages hidden:",
+        )
+
+    @admin.action(description="Restore the selected messages", permissions=["moderate_chat"])
+    def restore(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            title="Restore chat messages",
+            act=lambda message, reason: services.chat_message_restore(
+                actor=request.user, message_id=message.pk, reason=reason
+            ),
+            done="Messages restored:",
+        )
+
+
+admin.site.unregister(Stream)
+admin.site.register(Stream, ModeratedStreamAdmin)
+admin.site.unregister(ChatMessage)
+admin.site.register(ChatMessage, ModeratedChatMessageAdmin)

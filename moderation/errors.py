@@ -1,0 +1,25 @@
+from config.errors import DomainError, NotAllowed
+
+
+class NoPermission(NotAllowed):
+    message = "Your staff role does not allow this action."
+
+
+class ReasonRequired(DomainError):
+    code = "reason_required"
+    message = "Say why: a reason of 3 to 1,000 characters."
+
+
+class InvalidSuspension(DomainError):
+    code = "invalid_suspension"
+    message = "A suspension is a whole number of days from 0 to 365."
+
+
+class TargetNotFound(DomainError):
+    code = "not_found"
+    status = 404
+    message = "What you acted on no longer exists."
+
+
+class AuditLogImmutable(Exception):
+    """The audit log is append-only: no update, no delete, by any path."""

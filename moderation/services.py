@@ -1,0 +1,126 @@
+"""Staff actions. Each checks the actor's role, asks for a reason, acts through the same
+service the rest of the site uses (never writing the target's rows itself), and records
+one audit entry in the same transaction: an action that fails leaves no entry, and an
+entry always describes something that happened. Events go to the live after commit, as
+the underlying services send them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from streams import services as streams_services
+from streams.models import ChatMessage, Stream
+
+from .errors import InvalidSuspension, NoPermission, ReasonRequired, TargetNotFound
+from .models import AuditEntry
+
+REASON_MIN, REASON_MAX = 3, 1000
+SUSPENSION_MAX_DAYS = 365
+
+
+def _require(actor: User, permission: str) -> None:
+    if not (actor.is_active and actor.is_staff and actor.has_perm(f"moderation.{permission}")):
+        raise NoPermission()
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not REASON_MIN <= len(reason) <= REASON_MAX:
+        raise ReasonRequired(fields={"reason": [ReasonRequired.message]})
+    return reason
+
+
+def _record(
+    *, actor: User, action: str, target, subject: User | None, reason: str, before, after
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor,
+        action=action,
+        target_type=target._meta.label_lower,
+        target_id=target.pk,
+        target_repr=str(target)[:200],
+        subject=subject,
+        reason=reason,
+        before=before,
+        after=after,
+    )
+
+
+def live_end_now(*, actor: User, stream_id: int, reason: str, suspend_days: int = 0) -> AuditEntry:
+    """End a live at once (its viewers get stream.state ended after commit) and, with
+    suspend_days, keep its host from going live again for that many days. Raises
+    NoPermission without the end_live permission, ReasonRequired, InvalidSuspension,
+    TargetNotFound, and streams' InvalidTransition for a live that is not on air (or
+    scheduled: a scheduled live is ended before it starts)."""
+    _require(actor, "end_live")
+    reason = _reason(reason)
+    if (
+        isinstance(suspend_days, bool)
+        or not isinstance(suspend_days, int)
+        or not 0 <= suspend_days <= SUSPENSION_MAX_DAYS
+    ):
+        raise InvalidSuspension(fields={"suspend_days": [InvalidSuspension.message]})
+    stream = Stream.objects.select_related("host").filter(pk=stream_id).first()
+    if stream is None:
+        raise TargetNotFound()
+    host = stream.host
+    before = {"status": stream.status, "host_live_suspended_until": _iso(host.live_suspended_until)}
+    with transaction.atomic():
+        # actor None: staff act beside the host's own controls, not as the host.
+        ended = streams_services.stream_end(stream=stream, actor=None, reason=f"staff: {reason}")
+        until = host.live_suspended_until
+        if suspend_days:
+            until = max(until or timezone.now(), timezone.now() + timedelta(days=suspend_days))
+            User.objects.filter(pk=host.pk).update(live_suspended_until=until)
+        return _record(
+            actor=actor,
+            action=AuditEntry.Action.LIVE_END,
+            target=ended,
+            subject=host,
+            reason=reason,
+            before=before,
+            after={"status": ended.status, "host_live_suspended_until": _iso(until)},
+        )
+
+
+def chat_message_hide(*, actor: User, message_id: int, reason: str) -> AuditEntry:
+    """Hide a chat line for everyone at once (chat.deleted to the live after commit).
+    Raises NoPermission without moderate_chat, ReasonRequired, TargetNotFound."""
+    return _chat_message_set(actor=actor, message_id=message_id, reason=reason, hidden=True)
+
+
+def chat_message_restore(*, actor: User, message_id: int, reason: str) -> AuditEntry:
+    """Show a hidden chat line again: in the chat history of every snapshot from now on
+    (the live is not sent the line a second time). Same errors as chat_message_hide."""
+    return _chat_message_set(actor=actor, message_id=message_id, reason=reason, hidden=False)
+
+
+def _chat_message_set(*, actor: User, message_id: int, reason: str, hidden: bool) -> AuditEntry:
+    _require(actor, "moderate_chat")
+    reason = _reason(reason)
+    message = ChatMessage.objects.select_related("user").filter(pk=message_id).first()
+    if message is None:
+        raise TargetNotFound()
+    before = {"hidden": message.hidden}
+    with transaction.atomic():
+        if hidden:
+            streams_services.chat_delete(actor=actor, message_id=message_id)
+        else:
+            streams_services.chat_restore(actor=actor, message_id=message_id)
+        return _record(
+            actor=actor,
+            action=AuditEntry.Action.CHAT_HIDE if hidden else AuditEntry.Action.CHAT_RESTORE,
+            target=message,
+            subject=message.user,
+            reason=reason,
+            before=before,
+            after={"hidden": hidden},
+        )
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
