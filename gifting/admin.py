@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from accounts.errors import InvalidImage
 from config.errors import DomainError
 
-from . import payouts, services
+from . import services
 from .models import CoinPack, CoinPurchase, Gift, GiftSend, Payout
 
 
@@ -155,7 +155,7 @@ class PayoutAdmin(admin.ModelAdmin):
     raw_id_fields = ["creator", "decided_by"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-    actions = ["approve", "reject"]
+    # Approve and reject, with a reason and an audit entry: moderation.admin.
 
     def has_add_permission(self, request):
         return False
@@ -165,22 +165,3 @@ class PayoutAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def _decide(self, request, queryset, service, done: str) -> None:
-        count = 0
-        for payout_id in queryset.order_by("pk").values_list("pk", flat=True):
-            try:
-                service(payout_id=payout_id, actor=request.user, reason=f"{done} in the admin")
-                count += 1
-            except DomainError as exc:
-                self.message_user(request, f"Payout {payout_id}: {exc.message}", messages.ERROR)
-        if count:
-            self.message_user(request, f"{done} {count} payout(s).", messages.SUCCESS)
-
-    @admin.action(description="Approve the selected payouts (they are sent by a task)")
-    def approve(self, request, queryset):
-        self._decide(request, queryset, payouts.payout_approve, "Approved")
-
-    @admin.action(description="Reject the selected payouts (the money returns to the balance)")
-    def reject(self, request, queryset):
-        self._decide(request, queryset, payouts.payout_reject, "Rejected")

@@ -9,6 +9,10 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from config.errors import DomainError
+from gifting.admin import PayoutAdmin
+from gifting.models import Payout
+from shops.admin import ShopAdmin
+from shops.models import Shop
 from streams.admin import ChatMessageAdmin, StreamAdmin
 from streams.models import ChatMessage, Stream
 
@@ -71,6 +75,66 @@ def _can(permission: str):
     return check
 
 
+class ModeratedShopAdmin(ShopAdmin):
+    actions = ["approve", "reject"]
+    has_decide_shop_permission = _can("decide_shop")
+
+    def _decide(self, request, queryset, *, approve: bool):
+        verb = "Approve" if approve else "Reject"
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            title=f"{verb} shops",
+            act=lambda shop, reason: services.shop_decide(
+                actor=request.user, shop_id=shop.pk, approve=approve, reason=reason
+            ),
+            done=f"{verb}d shops:",
+        )
+
+    @admin.action(description="Approve selected shops", permissions=["decide_shop"])
+    def approve(self, request, queryset):
+        return self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject selected shops", permissions=["decide_shop"])
+    def reject(self, request, queryset):
+        return self._decide(request, queryset, approve=False)
+
+
+class ModeratedPayoutAdmin(PayoutAdmin):
+    actions = ["approve", "reject"]
+    has_decide_payout_permission = _can("decide_payout")
+
+    def _decide(self, request, queryset, *, approve: bool):
+        verb = "Approve" if approve else "Reject"
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            title=f"{verb} payouts",
+            act=lambda payout, reason: services.payout_decide(
+                actor=request.user, payout_id=payout.pk, approve=approve, reason=reason
+            ),
+            done=f"{verb}d payouts:",
+        )
+
+    @admin.action(
+        description="Approve the selected payouts (they are sent by a task)",
+        permissions=["decide_payout"],
+    )
+    def approve(self, request, queryset):
+        return self._decide(request, queryset, approve=True)
+
+    @admin.action(
+        description="Reject the selected payouts (the money returns to the balance)",
+        permissions=["decide_payout"],
+    )
+    def reject(self, request, queryset):
+        return self._decide(request, queryset, approve=False)
+
+
 class ModeratedStreamAdmin(StreamAdmin):
     actions = ["end_now"]
     has_end_live_permission = _can("end_live")
@@ -123,6 +187,10 @@ class ModeratedChatMessageAdmin(ChatMessageAdmin):
         )
 
 
+admin.site.unregister(Shop)
+admin.site.register(Shop, ModeratedShopAdmin)
+admin.site.unregister(Payout)
+admin.site.register(Payout, ModeratedPayoutAdmin)
 admin.site.unregister(Stream)
 admin.site.register(Stream, ModeratedStreamAdmin)
 admin.site.unregister(ChatMessage)

@@ -43,9 +43,13 @@ class AuditEntry(models.Model):
     by a trigger)."""
 
     class Action(models.TextChoices):
+        SHOP_APPROVE = "shop.approve", "Approve a shop"
+        SHOP_REJECT = "shop.reject", "Reject a shop"
         LIVE_END = "live.end", "End a live"
         CHAT_HIDE = "chat.hide", "Hide a chat message"
         CHAT_RESTORE = "chat.restore", "Restore a chat message"
+        PAYOUT_APPROVE = "payout.approve", "Approve a payout"
+        PAYOUT_REJECT = "payout.reject", "Reject a payout"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_actions"

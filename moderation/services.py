@@ -12,6 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from gifting import payouts
+from gifting.models import Payout
+from shops import services as shops_services
+from shops.models import Shop
 from streams import services as streams_services
 from streams.models import ChatMessage, Stream
 
@@ -48,6 +52,55 @@ def _record(
         before=before,
         after=after,
     )
+
+
+def shop_decide(*, actor: User, shop_id: int, approve: bool, reason: str) -> AuditEntry:
+    """Approve a shop awaiting approval (it becomes public and can sell) or reject it
+    (the owner sees the reason and can edit and resubmit). Raises NoPermission without
+    decide_shop, ReasonRequired, TargetNotFound, and shops' InvalidTransition for a shop
+    in another state."""
+    _require(actor, "decide_shop")
+    reason = _reason(reason)
+    shop = Shop.objects.select_related("owner").filter(pk=shop_id).first()
+    if shop is None:
+        raise TargetNotFound()
+    decide = shops_services.shop_approve if approve else shops_services.shop_reject
+    with transaction.atomic():
+        decide(shop_id=shop.pk, actor=actor, reason=reason)
+        after = Shop.objects.values_list("status", flat=True).get(pk=shop.pk)
+        return _record(
+            actor=actor,
+            action=AuditEntry.Action.SHOP_APPROVE if approve else AuditEntry.Action.SHOP_REJECT,
+            target=shop,
+            subject=shop.owner,
+            reason=reason,
+            before={"status": shop.status},
+            after={"status": after},
+        )
+
+
+def payout_decide(*, actor: User, payout_id: int, approve: bool, reason: str) -> AuditEntry:
+    """Approve a requested payout (a task sends it after commit) or reject it (the held
+    money returns to the host's settled balance in the same transaction). Raises
+    NoPermission without decide_payout (finance), ReasonRequired, TargetNotFound, and
+    gifting's PayoutStateConflict for a payout decided already."""
+    _require(actor, "decide_payout")
+    reason = _reason(reason)
+    payout = Payout.objects.select_related("creator").filter(pk=payout_id).first()
+    if payout is None:
+        raise TargetNotFound()
+    decide = payouts.payout_approve if approve else payouts.payout_reject
+    with transaction.atomic():
+        decided = decide(payout_id=payout.pk, actor=actor, reason=reason)
+        return _record(
+            actor=actor,
+            action=AuditEntry.Action.PAYOUT_APPROVE if approve else AuditEntry.Action.PAYOUT_REJECT,
+            target=payout,
+            subject=payout.creator,
+            reason=reason,
+            before={"status": payout.status},
+            after={"status": decided.status, "amount_minor": decided.amount_minor},
+        )
 
 
 def live_end_now(*, actor: User, stream_id: int, reason: str, suspend_days: int = 0) -> AuditEntry:

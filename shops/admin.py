@@ -1,8 +1,5 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from config.errors import DomainError
-
-from . import services
 from .models import Category, Product, ProductImage, Shop, ShopEvent, Variant
 
 
@@ -25,27 +22,8 @@ class ShopAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner"]
     readonly_fields = ["status", "status_reason", "approved_at", "created_at"]
     inlines = [ShopEventInline]
-    actions = ["approve", "reject"]
+    # Approve and reject, with a reason and an audit entry: moderation.admin.
     show_full_result_count = False
-
-    def _transition(self, request, queryset, service, verb, reason):
-        done = 0
-        for shop in queryset.order_by("pk"):
-            try:
-                service(shop_id=shop.pk, actor=request.user, reason=reason)
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"{shop}: {exc.message}", messages.WARNING)
-        if done:
-            self.message_user(request, f"{verb} {done} shop(s).", messages.SUCCESS)
-
-    @admin.action(description="Approve selected shops", permissions=["change"])
-    def approve(self, request, queryset):
-        self._transition(request, queryset, services.shop_approve, "Approved", "Approved by staff")
-
-    @admin.action(description="Reject selected shops", permissions=["change"])
-    def reject(self, request, queryset):
-        self._transition(request, queryset, services.shop_reject, "Rejected", "Rejected by staff")
 
 
 class VariantInline(admin.TabularInline):

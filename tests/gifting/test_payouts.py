@@ -347,14 +347,22 @@ def test_staff_approve_in_the_admin_and_non_staff_are_refused(
     with django_capture_on_commit_callbacks(execute=True):
         answer = client.post(
             "/admin/gifting/payout/",
-            {"action": "approve", "_selected_action": [payout.pk]},
+            {
+                "action": "approve",
+                "_selected_action": [payout.pk],
+                "apply": "1",
+                "reason": "Earnings checked",
+            },
         )
     assert answer.status_code == 302
     payout.refresh_from_db()
     assert payout.status == Payout.Status.APPROVED
     assert queued == [payout.pk]
 
-    client.post("/admin/gifting/payout/", {"action": "reject", "_selected_action": [other.pk]})
+    client.post(
+        "/admin/gifting/payout/",
+        {"action": "reject", "_selected_action": [other.pk], "apply": "1", "reason": "Fraud"},
+    )
     other.refresh_from_db()
     assert other.status == Payout.Status.REJECTED
     assert settled(earner) == EARNED - 2000

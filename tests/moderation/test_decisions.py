@@ -1,0 +1,82 @@
+"""Staff decide on shops (moderators) and payouts (finance) from admin, with a reason in
+the audit log; neither role can make the other's decisions."""
+
+import pytest
+
+from gifting.models import Payout
+from moderation.models import AuditEntry
+from shops.models import Shop
+from tests.factories import ShopFactory, UserFactory
+from tests.gifting.test_payouts import EARNED, request, settled
+from tests.moderation.conftest import admin_client
+
+pytestmark = pytest.mark.django_db
+
+
+def _act(user, url, action, pk, reason="Checked by staff"):
+    return admin_client(user).post(
+        url, {"action": action, "_selected_action": [pk], "apply": "1", "reason": reason}
+    )
+
+
+@pytest.fixture
+def pending_shop():
+    return ShopFactory(
+        handle="newshop", owner=UserFactory(handle="owner", is_business=True), status="pending"
+    )
+
+
+@pytest.mark.parametrize(("action", "status"), [("approve", "approved"), ("reject", "rejected")])
+def test_a_moderator_decides_on_a_shop(pending_shop, moderator, action, status):
+    response = _act(moderator, "/admin/shops/shop/", action, pending_shop.pk, "Policies fine")
+    assert response.status_code == 302
+    pending_shop.refresh_from_db()
+    assert pending_shop.status == status and pending_shop.status_reason == "Policies fine"
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.subject, entry.reason) == (
+        f"shop.{action}",
+        pending_shop.owner,
+        "Policies fine",
+    )
+    assert (entry.before, entry.after) == ({"status": "pending"}, {"status": status})
+
+
+def test_finance_cannot_decide_on_shops(pending_shop, finance):
+    assert _act(finance, "/admin/shops/shop/", "approve", pending_shop.pk).status_code == 403
+    pending_shop.refresh_from_db()
+    assert pending_shop.status == Shop.Status.PENDING and not AuditEntry.objects.exists()
+
+
+@pytest.fixture
+def payout(earner):
+    return request(earner, amount=2000)
+
+
+def test_finance_approves_and_rejects_payouts(
+    earner, payout, finance, queued, django_capture_on_commit_callbacks
+):
+    other = request(earner, amount=1000, key="p-2")
+    url = "/admin/gifting/payout/"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _act(finance, url, "approve", payout.pk, "Earnings checked").status_code == 302
+    assert _act(finance, url, "reject", other.pk, "Destination looks wrong").status_code == 302
+    payout.refresh_from_db()
+    other.refresh_from_db()
+    assert (payout.status, other.status) == (Payout.Status.APPROVED, Payout.Status.REJECTED)
+    assert queued == [payout.pk]
+    # The rejected amount is back in the settled balance; the approved one is held.
+    assert settled(earner) == EARNED - 2000
+    entries = {e.target_id: e for e in AuditEntry.objects.filter(subject=earner)}
+    assert (entries[payout.pk].action, entries[payout.pk].reason) == (
+        "payout.approve",
+        "Earnings checked",
+    )
+    assert entries[other.pk].action == "payout.reject"
+    assert entries[other.pk].after == {"status": "rejected", "amount_minor": 1000}
+
+
+def test_a_moderator_cannot_decide_on_payouts(payout, moderator):
+    # Moderators do not even see payouts.
+    assert _act(moderator, "/admin/gifting/payout/", "approve", payout.pk).status_code == 403
+    payout.refresh_from_db()
+    assert payout.status == Payout.Status.REQUESTED and not AuditEntry.objects.exists()
