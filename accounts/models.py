@@ -60,6 +60,9 @@ class User(AbstractUser):
     # Set by staff when they end a live (moderation.services.live_end_now): until then the
     # user cannot go live, from the console or from the encoder.
     live_suspended_until = models.DateTimeField(null=True, blank=True)
+    # Set by staff (moderation.services.user_mute): until then the user cannot chat in any
+    # live.
+    chat_muted_until = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 

@@ -94,3 +94,20 @@ def notifications_mark_read(*, user: User) -> int:
     return Notification.objects.filter(user=user, read_at__isnull=True).update(
         read_at=timezone.now()
     )
+
+
+def user_mute_until(*, user_id: int, until) -> None:
+    """Keep the user out of every live's chat until then (None lifts it)."""
+    User.objects.filter(pk=user_id).update(chat_muted_until=until)
+
+
+def user_deactivate(*, user_id: int) -> bool:
+    """Ban: the account can no longer sign in, its sessions stop authenticating at their
+    next request (Django refuses inactive users) and its API tokens are deleted. False if
+    it was inactive already. The caller ends its lives and closes its sockets."""
+    from rest_framework.authtoken.models import Token
+
+    with transaction.atomic():
+        changed = User.objects.filter(pk=user_id, is_active=True).update(is_active=False)
+        Token.objects.filter(user_id=user_id).delete()
+    return bool(changed)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
+from accounts.admin import UserAdmin
+from accounts.models import User
 from config.errors import DomainError
 from gifting.admin import PayoutAdmin
 from gifting.models import Payout
@@ -17,7 +19,7 @@ from streams.admin import ChatMessageAdmin, StreamAdmin
 from streams.models import ChatMessage, Stream
 
 from . import services
-from .forms import EndLiveForm, ReasonForm
+from .forms import EndLiveForm, MuteForm, ReasonForm
 from .models import AuditEntry
 
 
@@ -73,6 +75,40 @@ def _can(permission: str):
         return request.user.has_perm(f"moderation.{permission}")
 
     return check
+
+
+class ModeratedUserAdmin(UserAdmin):
+    actions = ["mute", "ban"]
+    has_mute_user_permission = _can("mute_user")
+    has_ban_user_permission = _can("ban_user")
+
+    @admin.action(description="Mute the selected users in every live", permissions=["mute_user"])
+    def mute(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=MuteForm,
+            title="Mute users",
+            act=lambda user, reason, hours: services.user_mute(
+                actor=request.user, user_id=user.pk, hours=hours, reason=reason
+            ),
+            done="Users muted:",
+        )
+
+    @admin.action(description="Ban the selected users", permissions=["ban_user"])
+    def ban(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            title="Ban users",
+            act=lambda user, reason: services.user_ban(
+                actor=request.user, user_id=user.pk, reason=reason
+            ),
+            done="Users banned:",
+        )
 
 
 class ModeratedShopAdmin(ShopAdmin):
@@ -187,6 +223,8 @@ class ModeratedChatMessageAdmin(ChatMessageAdmin):
         )
 
 
+admin.site.unregister(User)
+admin.site.register(User, ModeratedUserAdmin)
 admin.site.unregister(Shop)
 admin.site.register(Shop, ModeratedShopAdmin)
 admin.site.unregister(Payout)

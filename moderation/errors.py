@@ -15,6 +15,16 @@ class InvalidSuspension(DomainError):
     message = "A suspension is a whole number of days from 0 to 365."
 
 
+class InvalidMute(DomainError):
+    code = "invalid_mute"
+    message = "A mute lasts a whole number of hours from 1 to 720."
+
+
+class StaffProtected(NotAllowed):
+    code = "staff_protected"
+    message = "Staff accounts are not muted or banned here; a superuser changes their roles."
+
+
 class TargetNotFound(DomainError):
     code = "not_found"
     status = 404

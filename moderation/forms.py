@@ -1,6 +1,6 @@
 from django import forms
 
-from .services import REASON_MAX, REASON_MIN, SUSPENSION_MAX_DAYS
+from .services import MUTE_MAX_HOURS, REASON_MAX, REASON_MIN, SUSPENSION_MAX_DAYS
 
 
 class ReasonForm(forms.Form):
@@ -21,4 +21,10 @@ class EndLiveForm(ReasonForm):
         initial=0,
         label="Suspend the host from going live for (days)",
         help_text="0: the host may go live again at once.",
+    )
+
+
+class MuteForm(ReasonForm):
+    hours = forms.IntegerField(
+        min_value=1, max_value=MUTE_MAX_HOURS, initial=24, label="Mute in every live for (hours)"
     )

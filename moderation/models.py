@@ -48,6 +48,8 @@ class AuditEntry(models.Model):
         LIVE_END = "live.end", "End a live"
         CHAT_HIDE = "chat.hide", "Hide a chat message"
         CHAT_RESTORE = "chat.restore", "Restore a chat message"
+        USER_MUTE = "user.mute", "Mute a user"
+        USER_BAN = "user.ban", "Ban a user"
         PAYOUT_APPROVE = "payout.approve", "Approve a payout"
         PAYOUT_REJECT = "payout.reject", "Reject a payout"
 

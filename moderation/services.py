@@ -11,19 +11,29 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import services as accounts_services
 from accounts.models import User
 from gifting import payouts
 from gifting.models import Payout
 from shops import services as shops_services
 from shops.models import Shop
+from streams import events
 from streams import services as streams_services
 from streams.models import ChatMessage, Stream
 
-from .errors import InvalidSuspension, NoPermission, ReasonRequired, TargetNotFound
+from .errors import (
+    InvalidMute,
+    InvalidSuspension,
+    NoPermission,
+    ReasonRequired,
+    StaffProtected,
+    TargetNotFound,
+)
 from .models import AuditEntry
 
 REASON_MIN, REASON_MAX = 3, 1000
 SUSPENSION_MAX_DAYS = 365
+MUTE_MAX_HOURS = 720
 
 
 def _require(actor: User, permission: str) -> None:
@@ -137,6 +147,74 @@ def live_end_now(*, actor: User, stream_id: int, reason: str, suspend_days: int 
             reason=reason,
             before=before,
             after={"status": ended.status, "host_live_suspended_until": _iso(until)},
+        )
+
+
+def _user_target(user_id: int) -> User:
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        raise TargetNotFound()
+    if user.is_staff or user.is_superuser:
+        raise StaffProtected()
+    return user
+
+
+def user_mute(*, actor: User, user_id: int, hours: int, reason: str) -> AuditEntry:
+    """Keep a user out of every live's chat for so many hours (from now; a longer mute
+    already running is kept). Raises NoPermission without mute_user, ReasonRequired,
+    InvalidMute, TargetNotFound, StaffProtected for a staff account."""
+    _require(actor, "mute_user")
+    reason = _reason(reason)
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= MUTE_MAX_HOURS:
+        raise InvalidMute(fields={"hours": [InvalidMute.message]})
+    user = _user_target(user_id)
+    until = timezone.now() + timedelta(hours=hours)
+    if user.chat_muted_until is not None and user.chat_muted_until > until:
+        until = user.chat_muted_until
+    with transaction.atomic():
+        accounts_services.user_mute_until(user_id=user.pk, until=until)
+        return _record(
+            actor=actor,
+            action=AuditEntry.Action.USER_MUTE,
+            target=user,
+            subject=user,
+            reason=reason,
+            before={"chat_muted_until": _iso(user.chat_muted_until)},
+            after={"chat_muted_until": _iso(until)},
+        )
+
+
+def user_ban(*, actor: User, user_id: int, reason: str) -> AuditEntry:
+    """Ban a user: the account is deactivated (signed out everywhere at its next request,
+    its API tokens deleted), its lives on air are ended and its scheduled ones cancelled,
+    and after commit its open live sockets are closed. Raises NoPermission without
+    ban_user, ReasonRequired, TargetNotFound, StaffProtected for a staff account."""
+    _require(actor, "ban_user")
+    reason = _reason(reason)
+    user = _user_target(user_id)
+    lives = list(
+        Stream.objects.filter(
+            host=user, status__in=[Stream.Status.LIVE, Stream.Status.SCHEDULED]
+        ).order_by("pk")
+    )
+    with transaction.atomic():
+        banned = accounts_services.user_deactivate(user_id=user.pk)
+        ended = []
+        for stream in lives:
+            if stream.status == Stream.Status.LIVE:
+                streams_services.stream_end(stream=stream, actor=None, reason=f"staff: {reason}")
+            else:
+                streams_services.stream_cancel(stream=stream, actor=actor)
+            ended.append(stream.pk)
+        events.user_sign_out(user.pk)
+        return _record(
+            actor=actor,
+            action=AuditEntry.Action.USER_BAN,
+            target=user,
+            subject=user,
+            reason=reason,
+            before={"is_active": user.is_active},
+            after={"is_active": False, "lives_ended": ended, "was_active": banned},
         )
 
 

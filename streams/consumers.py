@@ -200,6 +200,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=4404)
             return
         self.joined = True
+        if self.user.is_authenticated:
+            # So that a ban closes this socket (events.user_sign_out).
+            await self.channel_layer.group_add(
+                events.user_group_name(self.user.pk), self.channel_name
+            )
         ticker.join(self.stream_id)
         # The count of the last tick, or this process's own sockets if there was none yet.
         now = max(ticker.totals.get(self.stream_id, 0), ticker.sockets[self.stream_id])
@@ -214,6 +219,17 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 )
             except Exception:
                 log.warning("group_discard failed for %s", self.channel_name, exc_info=True)
+            if self.user.is_authenticated:
+                try:
+                    await self.channel_layer.group_discard(
+                        events.user_group_name(self.user.pk), self.channel_name
+                    )
+                except Exception:
+                    log.warning("group_discard failed for %s", self.channel_name, exc_info=True)
+
+    async def user_signed_out(self, message):
+        # The user was banned: this socket is theirs no more (4401, as for a bad login).
+        await self.close(code=4401)
 
     async def live_event(self, message):
         await self.send(text_data=message["text"])

@@ -164,6 +164,25 @@ def _send_many(stream_id: int, type: str, items: list[dict[str, Any]]) -> None:
         log.warning("%d live events %s for stream %s not delivered", len(items), type, stream_id)
 
 
+def user_group_name(user_id: int) -> str:
+    """Every live socket of one signed-in user, whichever live it watches."""
+    return f"user.{user_id}"
+
+
+def user_sign_out(user_id: int) -> None:
+    """Close every live socket of this user (a ban), once the current transaction (if
+    any) has committed. Never raises: a socket that stays open cannot chat or buy anyway
+    (its user is refused by every service)."""
+
+    def close() -> None:
+        try:
+            _group_send(user_group_name(user_id), {"type": "user.signed_out"})
+        except Exception:
+            log.warning("sockets of user %s not closed", user_id, exc_info=True)
+
+    transaction.on_commit(close)
+
+
 def publish(stream, type: str, data: dict[str, Any]) -> None:
     """Announce an event to everyone watching the live, once the current transaction (if
     any) has committed. `stream` is a Stream or its id."""

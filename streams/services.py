@@ -368,6 +368,15 @@ def chat_send(*, user: User, stream_id: int, text: str) -> ChatMessage:
     if stream is None or stream.status != Stream.Status.LIVE:
         raise ChatRefused("not_live", "This live is not on air.")
     is_moderator = user.pk == stream.host_id or user.is_staff
+    # Read now, not from the socket's user: a ban or a staff mute applies to a viewer
+    # already in the live.
+    active, muted_until = User.objects.filter(pk=user.pk).values_list(
+        "is_active", "chat_muted_until"
+    ).first() or (False, None)
+    if not active:
+        raise ChatRefused("muted", "This account cannot chat.")
+    if muted_until is not None and muted_until > timezone.now() and not user.is_staff:
+        raise ChatRefused("muted", f"Staff muted you until {muted_until:%Y-%m-%d %H:%M} UTC.")
     if not is_moderator:
         if ChatMute.objects.filter(stream=stream, user=user).exists():
             raise ChatRefused("muted", "The host muted you in this live.")
