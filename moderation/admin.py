@@ -18,7 +18,7 @@ from shops.models import Shop
 from streams.admin import ChatMessageAdmin, StreamAdmin
 from streams.models import ChatMessage, Stream
 
-from . import services
+from . import selectors, services
 from .forms import EndLiveForm, MuteForm, ReasonForm
 from .models import AuditEntry
 
@@ -112,30 +112,37 @@ class ModeratedUserAdmin(UserAdmin):
 
 
 class ModeratedShopAdmin(ShopAdmin):
-    actions = ["approve", "reject"]
+    actions = ["approve", "reject", "suspend", "reinstate"]
     has_decide_shop_permission = _can("decide_shop")
 
-    def _decide(self, request, queryset, *, approve: bool):
-        verb = "Approve" if approve else "Reject"
+    def _decide(self, request, queryset, decision: str, title: str, done: str):
         return run_with_reason(
             self,
             request,
             queryset,
             form_class=ReasonForm,
-            title=f"{verb} shops",
+            title=title,
             act=lambda shop, reason: services.shop_decide(
-                actor=request.user, shop_id=shop.pk, approve=approve, reason=reason
+                actor=request.user, shop_id=shop.pk, decision=decision, reason=reason
             ),
-            done=f"{verb}d shops:",
+            done=done,
         )
 
     @admin.action(description="Approve selected shops", permissions=["decide_shop"])
     def approve(self, request, queryset):
-        return self._decide(request, queryset, approve=True)
+        return self._decide(request, queryset, "approve", "Approve shops", "Approved shops:")
 
     @admin.action(description="Reject selected shops", permissions=["decide_shop"])
     def reject(self, request, queryset):
-        return self._decide(request, queryset, approve=False)
+        return self._decide(request, queryset, "reject", "Reject shops", "Rejected shops:")
+
+    @admin.action(description="Suspend selected shops", permissions=["decide_shop"])
+    def suspend(self, request, queryset):
+        return self._decide(request, queryset, "suspend", "Suspend shops", "Suspended shops:")
+
+    @admin.action(description="Reinstate selected suspended shops", permissions=["decide_shop"])
+    def reinstate(self, request, queryset):
+        return self._decide(request, queryset, "reinstate", "Reinstate shops", "Reinstated shops:")
 
 
 class ModeratedPayoutAdmin(PayoutAdmin):
@@ -233,3 +240,16 @@ admin.site.unregister(Stream)
 admin.site.register(Stream, ModeratedStreamAdmin)
 admin.site.unregister(ChatMessage)
 admin.site.register(ChatMessage, ModeratedChatMessageAdmin)
+
+
+# The admin index shows the queues the user can act on, with their counts, above the apps.
+_index = admin.site.index
+
+
+def _index_with_queues(request, extra_context=None):
+    queues = selectors.queues_for(user=request.user)
+    return _index(request, {**(extra_context or {}), "queues": queues})
+
+
+admin.site.index = _index_with_queues
+admin.site.index_template = "admin/moderation/index.html"

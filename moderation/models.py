@@ -45,6 +45,8 @@ class AuditEntry(models.Model):
     class Action(models.TextChoices):
         SHOP_APPROVE = "shop.approve", "Approve a shop"
         SHOP_REJECT = "shop.reject", "Reject a shop"
+        SHOP_SUSPEND = "shop.suspend", "Suspend a shop"
+        SHOP_REINSTATE = "shop.reinstate", "Reinstate a shop"
         LIVE_END = "live.end", "End a live"
         CHAT_HIDE = "chat.hide", "Hide a chat message"
         CHAT_RESTORE = "chat.restore", "Restore a chat message"

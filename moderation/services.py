@@ -15,6 +15,7 @@ from accounts import services as accounts_services
 from accounts.models import User
 from gifting import payouts
 from gifting.models import Payout
+from shops import errors as shops_errors
 from shops import services as shops_services
 from shops.models import Shop
 from streams import events
@@ -64,28 +65,41 @@ def _record(
     )
 
 
-def shop_decide(*, actor: User, shop_id: int, approve: bool, reason: str) -> AuditEntry:
-    """Approve a shop awaiting approval (it becomes public and can sell) or reject it
-    (the owner sees the reason and can edit and resubmit). Raises NoPermission without
+SHOP_DECISIONS = {
+    # decision: (the shop's new status, the audit action)
+    "approve": (Shop.Status.APPROVED, AuditEntry.Action.SHOP_APPROVE),
+    "reject": (Shop.Status.REJECTED, AuditEntry.Action.SHOP_REJECT),
+    "suspend": (Shop.Status.SUSPENDED, AuditEntry.Action.SHOP_SUSPEND),
+    "reinstate": (Shop.Status.APPROVED, AuditEntry.Action.SHOP_REINSTATE),
+}
+
+
+def shop_decide(*, actor: User, shop_id: int, decision: str, reason: str) -> AuditEntry:
+    """Approve a shop awaiting approval (it becomes public and can sell), reject it (the
+    owner sees the reason and can edit and resubmit), suspend an approved shop (off the
+    site, nothing sells) or reinstate a suspended one. Raises NoPermission without
     decide_shop, ReasonRequired, TargetNotFound, and shops' InvalidTransition for a shop
-    in another state."""
+    in another state (approving a suspended shop is reinstating it)."""
     _require(actor, "decide_shop")
     reason = _reason(reason)
+    to, action = SHOP_DECISIONS[decision]
     shop = Shop.objects.select_related("owner").filter(pk=shop_id).first()
     if shop is None:
         raise TargetNotFound()
-    decide = shops_services.shop_approve if approve else shops_services.shop_reject
+    if decision == "approve" and shop.status == Shop.Status.SUSPENDED:
+        raise shops_errors.InvalidTransition("A suspended shop is reinstated, not approved.")
+    if decision == "reinstate" and shop.status != Shop.Status.SUSPENDED:
+        raise shops_errors.InvalidTransition("Only a suspended shop is reinstated.")
     with transaction.atomic():
-        decide(shop_id=shop.pk, actor=actor, reason=reason)
-        after = Shop.objects.values_list("status", flat=True).get(pk=shop.pk)
+        shops_services.shop_transition(shop_id=shop.pk, to=to, actor=actor, reason=reason)
         return _record(
             actor=actor,
-            action=AuditEntry.Action.SHOP_APPROVE if approve else AuditEntry.Action.SHOP_REJECT,
+            action=action,
             target=shop,
             subject=shop.owner,
             reason=reason,
             before={"status": shop.status},
-            after={"status": after},
+            after={"status": to},
         )
 
 

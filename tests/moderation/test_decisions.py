@@ -27,7 +27,7 @@ def pending_shop():
 
 
 @pytest.mark.parametrize(("action", "status"), [("approve", "approved"), ("reject", "rejected")])
-def test_a_moderator_decides_on_a_shop(pending_shop, moderator, action, status):
+def test_a_moderator_decides_on_a_new_shop(pending_shop, moderator, action, status):
     response = _act(moderator, "/admin/shops/shop/", action, pending_shop.pk, "Policies fine")
     assert response.status_code == 302
     pending_shop.refresh_from_db()
@@ -39,6 +39,25 @@ def test_a_moderator_decides_on_a_shop(pending_shop, moderator, action, status):
         "Policies fine",
     )
     assert (entry.before, entry.after) == ({"status": "pending"}, {"status": status})
+
+
+def test_a_moderator_suspends_and_reinstates_a_shop(pending_shop, moderator):
+    url = "/admin/shops/shop/"
+    _act(moderator, url, "approve", pending_shop.pk, "Looks good")
+    # Approving it again, or reinstating a shop that is not suspended, is refused.
+    assert _act(moderator, url, "reinstate", pending_shop.pk, "Nothing to do").status_code == 302
+    assert _act(moderator, url, "suspend", pending_shop.pk, "Fake reviews").status_code == 302
+    pending_shop.refresh_from_db()
+    assert pending_shop.status == Shop.Status.SUSPENDED
+    assert _act(moderator, url, "approve", pending_shop.pk, "Approve again").status_code == 302
+    assert _act(moderator, url, "reinstate", pending_shop.pk, "Appeal accepted").status_code == 302
+    pending_shop.refresh_from_db()
+    assert pending_shop.status == Shop.Status.APPROVED
+    assert list(AuditEntry.objects.order_by("pk").values_list("action", "after")) == [
+        ("shop.approve", {"status": "approved"}),
+        ("shop.suspend", {"status": "suspended"}),
+        ("shop.reinstate", {"status": "approved"}),
+    ]
 
 
 def test_finance_cannot_decide_on_shops(pending_shop, finance):
@@ -80,3 +99,16 @@ def test_a_moderator_cannot_decide_on_payouts(payout, moderator):
     assert _act(moderator, "/admin/gifting/payout/", "approve", payout.pk).status_code == 403
     payout.refresh_from_db()
     assert payout.status == Payout.Status.REQUESTED and not AuditEntry.objects.exists()
+
+
+def test_the_admin_index_shows_each_role_its_queues(pending_shop, payout, moderator, finance):
+    import re
+
+    def queues(user):
+        html = admin_client(user).get("/admin/").content.decode()
+        return re.findall(
+            r'<tr data-testid="queue">.*?>([^<]+)</a></th>\s*<td>(\d+)</td>', html, re.S
+        )
+
+    assert queues(moderator) == [("Shops awaiting approval", "1")]
+    assert queues(finance) == [("Payout requests awaiting approval", "1")]
