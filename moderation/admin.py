@@ -6,7 +6,11 @@ registrations are replaced here by subclasses (this app comes after them)."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
 from accounts.admin import UserAdmin
 from accounts.models import User
@@ -41,6 +45,29 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        history = self.admin_site.admin_view(self.history_of_user)
+        return [
+            path("user/<int:user_id>/", history, name="moderation_user_history"),
+            *super().get_urls(),
+        ]
+
+    def history_of_user(self, request, user_id: int):
+        """One user's moderation history: what staff did about them, and, for staff, what
+        they did."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        user = get_object_or_404(User, pk=user_id)
+        history = selectors.moderation_history(user=user)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Moderation history of {user}",
+            "subject": user,
+            **history,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/moderation/user_history.html", context)
 
 
 def run_with_reason(modeladmin, request, queryset, *, form_class, title, act, done):
@@ -79,6 +106,17 @@ def _can(permission: str):
 
 class ModeratedUserAdmin(UserAdmin):
     actions = ["mute", "ban"]
+    fieldsets = [
+        *UserAdmin.fieldsets,
+        ("Moderation", {"fields": ["live_suspended_until", "chat_muted_until", "history"]}),
+    ]
+    readonly_fields = ["live_suspended_until", "chat_muted_until", "history"]
+
+    @admin.display(description="Moderation history")
+    def history(self, user):
+        url = reverse("admin:moderation_user_history", args=[user.pk])
+        return format_html('<a href="{}">Staff actions about this user</a>', url)
+
     has_mute_user_permission = _can("mute_user")
     has_ban_user_permission = _can("ban_user")
 

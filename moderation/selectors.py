@@ -1,4 +1,4 @@
-"""Reads for staff: the queues on the admin index."""
+"""Reads for staff: the queues on the admin index, a user's moderation history."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from django.urls import reverse
 from accounts.models import User
 from gifting.models import Payout
 from shops.models import Shop
+
+from .models import AuditEntry
+
+HISTORY_SIZE = 100
 
 
 def queues_for(*, user: User) -> list[dict]:
@@ -31,3 +35,14 @@ def queues_for(*, user: User) -> list[dict]:
             }
         )
     return queues
+
+
+def moderation_history(*, user: User, limit: int = HISTORY_SIZE) -> dict:
+    """{"about": staff actions about this user, newest first; "by": the actions this user
+    took as staff}: two index reads (audit_subject_idx, audit_actor_idx), at most limit
+    each."""
+    entries = AuditEntry.objects.select_related("actor", "subject")
+    return {
+        "about": list(entries.filter(subject=user)[:limit]),
+        "by": list(entries.filter(actor=user)[:limit]),
+    }

@@ -100,3 +100,31 @@ async def test_a_banned_socket_cannot_chat_even_if_it_stayed_open(live, moderato
     with pytest.raises(ChatRefused):
         await sync_to_async(services.chat_send)(user=chatter, stream_id=live.pk, text="hi")
     await sender.disconnect()
+
+
+def test_a_users_moderation_history(live, live_host, moderator):
+    from moderation import services as moderation
+
+    moderation.live_end_now(actor=moderator, stream_id=live.pk, reason="Counterfeits")
+    client = admin_client(moderator)
+    page = client.get(f"/admin/moderation/auditentry/user/{live_host.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "End a live" in html and "Counterfeits" in html
+    # The moderator's own page lists what they did as staff.
+    assert (
+        "Counterfeits"
+        in client.get(f"/admin/moderation/auditentry/user/{moderator.pk}/").content.decode()
+    )
+    # Linked from the user's admin page.
+    change = client.get(f"/admin/accounts/user/{live_host.pk}/change/").content.decode()
+    assert f"/admin/moderation/auditentry/user/{live_host.pk}/" in change
+    # Staff without access to the log are refused.
+    from tests.moderation.conftest import staff_member
+
+    assert (
+        admin_client(staff_member("nobody", None))
+        .get(f"/admin/moderation/auditentry/user/{live_host.pk}/")
+        .status_code
+        == 403
+    )
