@@ -7,9 +7,10 @@ from django.contrib import admin, messages
 
 from accounts.errors import InvalidImage
 from config.errors import DomainError
+from payments.admin_providers import ReadOnlyAdmin
 
 from . import services
-from .models import CoinPack, CoinPurchase, Gift, GiftSend, Payout
+from .models import CoinPack, CoinPurchase, EarningsStatement, Gift, GiftSend, Payout
 
 
 @admin.register(CoinPack)
@@ -131,6 +132,27 @@ class GiftSendAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(EarningsStatement)
+class EarningsStatementAdmin(ReadOnlyAdmin):
+    """Settlement statements, read-only: settlement writes them, a correction is a new
+    posting."""
+
+    list_display = [
+        "period_end",
+        "creator",
+        "currency",
+        "gift_count",
+        "creator_minor",
+        "affiliate_minor",
+        "updated_at",
+    ]
+    list_filter = ["currency"]
+    list_select_related = ["creator"]
+    search_fields = ["creator__handle"]
+    raw_id_fields = ["creator"]
+    date_hierarchy = "period_end"
 
 
 @admin.register(Payout)

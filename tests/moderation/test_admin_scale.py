@@ -1,0 +1,119 @@
+"""Admin lists that can hold millions of rows run the same number of queries with 10 rows
+as with 10,000: related rows joined (list_select_related), no full count per page."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from gifting.models import EarningsStatement, Gift, GiftSend
+from moderation.models import AuditEntry
+from payments.ledger_models import LedgerTransaction
+from streams.models import ChatMessage
+from tests.factories import UserFactory
+from tests.moderation.conftest import admin_client
+
+pytestmark = pytest.mark.django_db
+
+
+def _chat(n, live, users):
+    ChatMessage.objects.bulk_create(
+        [ChatMessage(stream=live, user=users[i % len(users)], text=f"line {i}") for i in range(n)]
+    )
+
+
+def _audit(n, live, users):
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                actor=users[0],
+                subject=users[i % len(users)],
+                action=AuditEntry.Action.CHAT_HIDE,
+                target_type="streams.chatmessage",
+                target_id=i,
+                target_repr=f"line {i}",
+                reason="Spam",
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def _gift_sends(n, live, users):
+    gift = Gift.objects.get_or_create(slug="rose", defaults={"name": "Rose", "coins": 1})[0]
+    GiftSend.objects.bulk_create(
+        [
+            GiftSend(
+                sender=users[i % len(users)],
+                stream=live,
+                creator=live.host,
+                gift=gift,
+                quantity=1,
+                coins=1,
+                value_minor=1,
+                creator_minor=0,
+                platform_minor=1,
+                currency="USD",
+                idempotency_key=f"scale-{n}-{i}",
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def _transactions(n, live, users):
+    LedgerTransaction.objects.bulk_create(
+        [LedgerTransaction(kind="x", key=f"scale-{n}-{i}", memo="bulk") for i in range(n)]
+    )
+
+
+def _statements(n, live, users):
+    start = timezone.now() - timedelta(days=1)
+    EarningsStatement.objects.bulk_create(
+        [
+            EarningsStatement(
+                creator=users[i % len(users)],
+                currency="USD",
+                period_end=start + timedelta(seconds=i),
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def _users(n, live, users):
+    UserFactory._meta.model.objects.bulk_create(
+        [
+            UserFactory.build(handle=f"bulk{n}x{i}", email=f"bulk{n}x{i}@example.com")
+            for i in range(n)
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "add"),
+    [
+        ("/admin/streams/chatmessage/", _chat),
+        ("/admin/moderation/auditentry/", _audit),
+        ("/admin/gifting/giftsend/", _gift_sends),
+        ("/admin/payments/ledgertransaction/", _transactions),
+        ("/admin/gifting/earningsstatement/", _statements),
+        ("/admin/accounts/user/", _users),
+    ],
+)
+def test_a_changelist_costs_the_same_with_10_or_10000_rows(live, url, add):
+    superuser = UserFactory(handle="root", is_staff=True, is_superuser=True)
+    users = [UserFactory(handle=f"fan{i}") for i in range(5)] + [superuser]
+    client = admin_client(superuser)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    add(10, live, users)
+    few = queries()
+    add(10_000, live, users)
+    assert queries() == few
