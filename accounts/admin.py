@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import BaseUserCreationForm, UserChangeForm
 
+from config.admin_paging import LargeTablePaginator
+
 from .models import Follow, User
 
 
@@ -19,6 +21,7 @@ class UserChangeAdminForm(UserChangeForm):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    paginator = LargeTablePaginator
     form = UserChangeAdminForm
     add_form = UserCreationAdminForm
     ordering = ["-date_joined"]

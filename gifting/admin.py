@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from accounts.errors import InvalidImage
+from config.admin_paging import LargeTablePaginator
 from config.errors import DomainError
 from payments.admin_providers import ReadOnlyAdmin
 
@@ -23,6 +24,7 @@ class CoinPackAdmin(admin.ModelAdmin):
 
 @admin.register(CoinPurchase)
 class CoinPurchaseAdmin(admin.ModelAdmin):
+    paginator = LargeTablePaginator
     list_display = [
         "pk",
         "buyer",
@@ -103,6 +105,7 @@ class GiftAdmin(admin.ModelAdmin):
 
 @admin.register(GiftSend)
 class GiftSendAdmin(admin.ModelAdmin):
+    paginator = LargeTablePaginator
     list_display = [
         "pk",
         "sender",
@@ -138,6 +141,8 @@ class GiftSendAdmin(admin.ModelAdmin):
 class EarningsStatementAdmin(ReadOnlyAdmin):
     """Settlement statements, read-only: settlement writes them, a correction is a new
     posting."""
+
+    paginator = LargeTablePaginator
 
     list_display = [
         "period_end",

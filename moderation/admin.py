@@ -14,6 +14,7 @@ from django.utils.html import format_html
 
 from accounts.admin import UserAdmin
 from accounts.models import User
+from config.admin_paging import LargeTablePaginator
 from config.errors import DomainError
 from gifting.admin import PayoutAdmin
 from gifting.models import Payout
@@ -29,6 +30,7 @@ from .models import AuditEntry
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
+    paginator = LargeTablePaginator
     list_display = ["created_at", "actor", "action", "target_repr", "subject", "reason"]
     list_filter = ["action"]
     list_select_related = ["actor", "subject"]

@@ -3,6 +3,7 @@
 
 from django.contrib import admin, messages
 
+from config.admin_paging import LargeTablePaginator
 from config.errors import DomainError
 
 from . import services
@@ -50,6 +51,7 @@ class RefundInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
+    paginator = LargeTablePaginator
     list_display = [
         "reference",
         "buyer",

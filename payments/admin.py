@@ -3,6 +3,8 @@ services write (a ledger is corrected by a new posting, never by editing one).""
 
 from django.contrib import admin
 
+from config.admin_paging import LargeTablePaginator
+
 from . import admin_providers  # noqa: F401  (registers the provider's models)
 from .admin_providers import ReadOnlyAdmin
 from .ledger_models import IdempotencyKey, LedgerAccount, LedgerEntry, LedgerTransaction
@@ -10,6 +12,7 @@ from .ledger_models import IdempotencyKey, LedgerAccount, LedgerEntry, LedgerTra
 
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
+    paginator = LargeTablePaginator
     list_display = ["code", "kind", "unit", "owner", "balance", "track_balance", "created_at"]
     list_filter = ["kind", "unit"]
     list_select_related = ["owner"]
@@ -29,6 +32,7 @@ class EntryInline(admin.TabularInline):
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
+    paginator = LargeTablePaginator
     list_display = ["key", "kind", "memo", "created_at"]
     list_filter = ["kind"]
     search_fields = ["key"]
@@ -38,6 +42,7 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
 
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    paginator = LargeTablePaginator
     list_display = ["scope", "key", "user", "state", "response_status", "created_at"]
     list_filter = ["scope", "state"]
     list_select_related = ["user"]

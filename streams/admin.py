@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from config.admin_paging import LargeTablePaginator
+
 from .models import CarouselItem, ChatMessage, Deal, Stream
 
 
@@ -51,6 +53,7 @@ class DealAdmin(admin.ModelAdmin):
 
 @admin.register(ChatMessage)
 class ChatMessageAdmin(admin.ModelAdmin):
+    paginator = LargeTablePaginator
     list_display = ["stream", "user", "text", "hidden", "created_at"]
     list_filter = ["hidden"]
     list_select_related = ["stream", "user"]

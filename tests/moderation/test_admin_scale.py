@@ -117,3 +117,30 @@ def test_a_changelist_costs_the_same_with_10_or_10000_rows(live, url, add):
     few = queries()
     add(10_000, live, users)
     assert queries() == few
+
+
+@pytest.mark.postgres
+def test_a_big_unfiltered_list_is_not_counted_row_by_row(live, monkeypatch):
+    """Above the threshold PostgreSQL's estimate stands in for COUNT(*); a filtered list
+    is still counted exactly."""
+    from config import admin_paging
+
+    monkeypatch.setattr(admin_paging, "ESTIMATE_ABOVE", 1_000)
+    superuser = UserFactory(handle="root", is_staff=True, is_superuser=True)
+    _chat(2_000, live, [superuser])
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE streams_chatmessage")
+    client = admin_client(superuser)
+
+    def counts(url) -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(url)
+        assert page.status_code == 200
+        return [
+            q["sql"]
+            for q in captured
+            if "COUNT(" in q["sql"].upper() and "streams_chatmessage" in q["sql"]
+        ]
+
+    assert counts("/admin/streams/chatmessage/") == []
+    assert len(counts("/admin/streams/chatmessage/?hidden__exact=1")) == 1
