@@ -35,7 +35,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_filter = ["action"]
     list_select_related = ["actor", "subject"]
     search_fields = ["=target_id", "target_repr", "actor__handle", "subject__handle"]
-    date_hierarchy = "created_at"
     show_full_result_count = False  # no COUNT(*) over the whole log per page
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
 

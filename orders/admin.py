@@ -67,7 +67,10 @@ class OrderAdmin(admin.ModelAdmin):
     list_select_related = ["buyer", "shop", "stream"]
     search_fields = ["=id", "buyer__handle", "buyer__email", "shop__handle", "payment_ref"]
     raw_id_fields = ["buyer", "shop", "stream", "creator"]
-    date_hierarchy = "placed_at"
+    # No date_hierarchy: its year links are a DISTINCT over every order, on every page.
+    # Newest first by id, which follows placed_at and is indexed: sorting a million orders
+    # by placed_at took most of a page's time.
+    ordering = ["-pk"]
     show_full_result_count = False
     inlines = [LineInline, RefundInline, EventInline]
     actions = ["cancel", "refund"]

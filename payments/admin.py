@@ -36,7 +36,6 @@ class LedgerTransactionAdmin(ReadOnlyAdmin):
     list_display = ["key", "kind", "memo", "created_at"]
     list_filter = ["kind"]
     search_fields = ["key"]
-    date_hierarchy = "created_at"
     inlines = [EntryInline]
 
 
