@@ -64,12 +64,11 @@ def one_of(column: str, values: Sequence) -> tuple[str, list]:
     """SQL for "column is one of values" and its parameters: one array on PostgreSQL (the
     same text for any number of values), a list of placeholders on SQLite."""
     if connection.vendor == "postgresql":
-        values = list(values)
-        if values and all(type(value) is int for value in values):
-            return f"{column} = ANY(%s::bigint[])", [array(values)]
-        if values and all(type(value) is str for value in values):
-            return f"{column} = ANY(%s::text[])", [array(values)]
-        return f"{column} = ANY(%s)", [values]
+        param = array(values)
+        if isinstance(param, list):
+            return f"{column} = ANY(%s)", [param]
+        kind = "bigint" if all(type(value) is int for value in values) else "text"
+        return f"{column} = ANY(%s::{kind}[])", [param]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 

@@ -20,6 +20,7 @@ from shops import services as shops_services
 from shops.models import Shop
 from streams import events
 from streams import services as streams_services
+from streams.errors import InvalidTransition
 from streams.models import ChatMessage, Stream
 
 from .errors import (
@@ -131,8 +132,7 @@ def live_end_now(*, actor: User, stream_id: int, reason: str, suspend_days: int 
     """End a live at once (its viewers get stream.state ended after commit) and, with
     suspend_days, keep its host from going live again for that many days. Raises
     NoPermission without the end_live permission, ReasonRequired, InvalidSuspension,
-    TargetNotFound, and streams' InvalidTransition for a live that is not on air (or
-    scheduled: a scheduled live is ended before it starts)."""
+    TargetNotFound, and streams' InvalidTransition for a live that is not on air."""
     _require(actor, "end_live")
     reason = _reason(reason)
     if (
@@ -215,10 +215,15 @@ def user_ban(*, actor: User, user_id: int, reason: str) -> AuditEntry:
         banned = accounts_services.user_deactivate(user_id=user.pk)
         ended = []
         for stream in lives:
-            if stream.status == Stream.Status.LIVE:
-                streams_services.stream_end(stream=stream, actor=None, reason=f"staff: {reason}")
-            else:
-                streams_services.stream_cancel(stream=stream, actor=actor)
+            try:
+                if stream.status == Stream.Status.LIVE:
+                    streams_services.stream_end(
+                        stream=stream, actor=None, reason=f"staff: {reason}"
+                    )
+                else:
+                    streams_services.stream_cancel(stream=stream, actor=actor)
+            except InvalidTransition:
+                continue  # it ended or started meanwhile: the ban goes on without it
             ended.append(stream.pk)
         events.user_sign_out(user.pk)
         return _record(

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.images import image_renditions
@@ -368,17 +368,18 @@ def chat_send(*, user: User, stream_id: int, text: str) -> ChatMessage:
     if stream is None or stream.status != Stream.Status.LIVE:
         raise ChatRefused("not_live", "This live is not on air.")
     is_moderator = user.pk == stream.host_id or user.is_staff
-    # Read now, not from the socket's user: a ban or a staff mute applies to a viewer
-    # already in the live.
-    active, muted_until = User.objects.filter(pk=user.pk).values_list(
-        "is_active", "chat_muted_until"
-    ).first() or (False, None)
+    # Read now, not from the socket's user (a ban or a staff mute applies to a viewer
+    # already in the live), with the host's mute in this live: one query for all three.
+    active, muted_until, muted_here = User.objects.filter(pk=user.pk).annotate(
+        muted_here=Exists(ChatMute.objects.filter(stream=stream, user=OuterRef("pk")))
+    ).values_list("is_active", "chat_muted_until", "muted_here").first() or (False, None, False)
     if not active:
         raise ChatRefused("muted", "This account cannot chat.")
+    # A staff mute holds in every live, the muted host's own too.
     if muted_until is not None and muted_until > timezone.now() and not user.is_staff:
         raise ChatRefused("muted", f"Staff muted you until {muted_until:%Y-%m-%d %H:%M} UTC.")
     if not is_moderator:
-        if ChatMute.objects.filter(stream=stream, user=user).exists():
+        if muted_here:
             raise ChatRefused("muted", "The host muted you in this live.")
         lowered = text.lower()
         if any(word in lowered for word in stream.blocked_word_list):
