@@ -390,6 +390,8 @@ GIFTING_CREATOR_SHARE_BP = env.int("GIFTING_CREATOR_SHARE_BP", default=5000)
 GIFTING_COIN_VALUE_MINOR = env.int("GIFTING_COIN_VALUE_MINOR", default=1)
 # The most of one gift a viewer can send in one tap.
 GIFTING_MAX_QUANTITY = 9_999
+# Reports per user (API and pages), on top of the general API rate.
+MODERATION_REPORTS_RATE = env.str("MODERATION_REPORTS_RATE", default="30/hour")
 # Gift sends per sender (API), on top of the general API rate.
 GIFTING_GIFTS_RATE = env.str("GIFTING_GIFTS_RATE", default="300/min")
 # Gifts sent at the same moment in one process are made in one transaction (gifting.sends):

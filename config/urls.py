@@ -15,6 +15,7 @@ api_v1 = [
     path("", include("streams.api_urls")),
     path("", include("orders.api_urls")),
     path("", include("gifting.api_urls")),
+    path("", include("moderation.api_urls")),
 ]
 
 urlpatterns = [
@@ -36,6 +37,7 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("gifting.urls")),
     path("", include("payments.urls")),
+    path("", include("moderation.urls")),
     # The profile page with the apps' parts (the Shop tab, the top fans) overrides the plain one.
     path("@<str:handle>", ProfileView.as_view(), name="profile"),
     path("", include("accounts.urls")),

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -18,14 +19,16 @@ from config.admin_paging import LargeTablePaginator
 from config.errors import DomainError
 from gifting.admin import PayoutAdmin
 from gifting.models import Payout
-from shops.admin import ShopAdmin
-from shops.models import Shop
+from orders.admin import OrderAdmin
+from orders.models import Order
+from shops.admin import ProductAdmin, ShopAdmin
+from shops.models import Product, Shop
 from streams.admin import ChatMessageAdmin, StreamAdmin
 from streams.models import ChatMessage, Stream
 
 from . import selectors, services
-from .forms import EndLiveForm, MuteForm, ReasonForm
-from .models import AuditEntry
+from .forms import DecideReportsForm, EndLiveForm, MuteForm, ReasonForm
+from .models import AuditEntry, Report
 
 
 @admin.register(AuditEntry)
@@ -269,6 +272,179 @@ class ModeratedChatMessageAdmin(ChatMessageAdmin):
         )
 
 
+class ModeratedProductAdmin(ProductAdmin):
+    actions = ["take_down", "restore"]
+    has_take_down_product_permission = _can("take_down_product")
+
+    @admin.action(
+        description="Take down the selected products (off the site and every live)",
+        permissions=["take_down_product"],
+    )
+    def take_down(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            title="Take down products",
+            act=lambda product, reason: services.product_take_down(
+                actor=request.user, product_id=product.pk, reason=reason
+            ),
+            done="Products taken down:",
+        )
+
+    @admin.action(
+        description="Restore the selected products taken down", permissions=["take_down_product"]
+    )
+    def restore(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            title="Restore products",
+            act=lambda product, reason: services.product_restore(
+                actor=request.user, product_id=product.pk, reason=reason
+            ),
+            done="Products restored:",
+        )
+
+
+class ModeratedOrderAdmin(OrderAdmin):
+    actions = ["refund"]
+    has_refund_order_permission = _can("refund_order")
+
+    @admin.action(
+        description="Refund the selected orders (cancel what has not shipped)",
+        permissions=["refund_order"],
+    )
+    def refund(self, request, queryset):
+        return run_with_reason(
+            self,
+            request,
+            queryset,
+            form_class=ReasonForm,
+            title="Refund orders",
+            act=lambda order, reason: services.order_refund(
+                actor=request.user, order_id=order.pk, reason=reason
+            ),
+            done="Orders refunded:",
+        )
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    """Every report, read-only; staff decide them by target in the queue."""
+
+    paginator = LargeTablePaginator
+    list_display = [
+        "created_at",
+        "target_type",
+        "target_repr",
+        "reason",
+        "reporter",
+        "target_user",
+        "status",
+    ]
+    list_filter = ["status", "target_type", "reason"]
+    list_select_related = ["reporter", "target_user"]
+    search_fields = ["=target_id", "target_repr", "reporter__handle", "target_user__handle"]
+    ordering = ["-pk"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Report._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("moderation.resolve_report")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("queue/", view(self.queue), name="moderation_report_queue"),
+            path(
+                "decide/<str:target_type>/<int:target_id>/",
+                view(self.decide),
+                name="moderation_report_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def queue(self, request):
+        """The open reports grouped by target, most-reported first."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            page = int(request.GET.get("p", "1"))
+        except ValueError:
+            page = 1
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Open reports",
+            "opts": self.model._meta,
+            **selectors.report_queue(page=page),
+        }
+        return TemplateResponse(request, "admin/moderation/report_queue.html", context)
+
+    def decide(self, request, target_type: str, target_id: int):
+        """One target's open reports, and the form that resolves (acting on the target)
+        or dismisses them."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if target_type not in Report.Target.values:
+            raise Http404
+        reports = selectors.reports_of_target(target_type=target_type, target_id=target_id)
+        form = DecideReportsForm(request.POST or None, target_type=target_type)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                if data["decision"] == "resolve":
+                    services.report_resolve(
+                        actor=request.user,
+                        target_type=target_type,
+                        target_id=target_id,
+                        **form.options(),
+                    )
+                else:
+                    services.report_dismiss(
+                        actor=request.user,
+                        target_type=target_type,
+                        target_id=target_id,
+                        reason=data["reason"],
+                    )
+            except DomainError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                verb = "Resolved" if data["decision"] == "resolve" else "Dismissed"
+                self.message_user(request, f"{verb} {len(reports)} report(s).", messages.SUCCESS)
+                return redirect("admin:moderation_report_queue")
+        model = services.REPORT_MODELS[target_type]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Reports of {Report.Target(target_type).label.lower()} {target_id}",
+            "opts": self.model._meta,
+            "reports": reports,
+            "form": form,
+            "target_url": _change_url(model, target_id),
+        }
+        status = 400 if request.method == "POST" else 200
+        return TemplateResponse(
+            request, "admin/moderation/report_decide.html", context, status=status
+        )
+
+
+def _change_url(model, pk: int) -> str:
+    meta = model._meta
+    return reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[pk])
+
+
 admin.site.unregister(User)
 admin.site.register(User, ModeratedUserAdmin)
 admin.site.unregister(Shop)
@@ -279,6 +455,10 @@ admin.site.unregister(Stream)
 admin.site.register(Stream, ModeratedStreamAdmin)
 admin.site.unregister(ChatMessage)
 admin.site.register(ChatMessage, ModeratedChatMessageAdmin)
+admin.site.unregister(Product)
+admin.site.register(Product, ModeratedProductAdmin)
+admin.site.unregister(Order)
+admin.site.register(Order, ModeratedOrderAdmin)
 
 
 # The admin index shows the queues the user can act on, with their counts, above the apps.

@@ -1,4 +1,4 @@
-from config.errors import DomainError, NotAllowed
+from config.errors import Conflict, DomainError, NotAllowed
 
 
 class NoPermission(NotAllowed):
@@ -33,3 +33,29 @@ class TargetNotFound(DomainError):
 
 class AuditLogImmutable(Exception):
     """The audit log is append-only: no update, no delete, by any path."""
+
+
+class InvalidReport(DomainError):
+    code = "invalid_report"
+    message = "The report is not complete."
+
+
+class ReportTargetNotFound(DomainError):
+    code = "not_found"
+    status = 404
+    message = "There is nothing to report there: it does not exist or is not public."
+
+
+class CannotReportOwn(DomainError):
+    code = "cannot_report_own"
+    message = "You cannot report yourself or what is yours."
+
+
+class AlreadyReported(Conflict):
+    code = "already_reported"
+    message = "You reported this already; staff are looking at it."
+
+
+class NothingToDecide(Conflict):
+    code = "no_open_reports"
+    message = "There are no open reports of this to decide."

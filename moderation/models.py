@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from .errors import AuditLogImmutable
 
@@ -54,6 +55,11 @@ class AuditEntry(models.Model):
         USER_BAN = "user.ban", "Ban a user"
         PAYOUT_APPROVE = "payout.approve", "Approve a payout"
         PAYOUT_REJECT = "payout.reject", "Reject a payout"
+        PRODUCT_TAKE_DOWN = "product.take_down", "Take down a product"
+        PRODUCT_RESTORE = "product.restore", "Restore a product"
+        ORDER_REFUND = "order.refund", "Refund an order"
+        REPORT_RESOLVE = "report.resolve", "Resolve reports"
+        REPORT_DISMISS = "report.dismiss", "Dismiss reports"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="staff_actions"
@@ -103,3 +109,87 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogImmutable("the audit log cannot be deleted from")
+
+
+class Report(models.Model):
+    """A user's report of a live, a chat message, a product, a shop or another user. One
+    open report per reporter and target (a constraint); staff resolve (acting on the
+    target) or dismiss all open reports of a target at once."""
+
+    class Target(models.TextChoices):
+        LIVE = "live", "Live"
+        CHAT_MESSAGE = "chat_message", "Chat message"
+        PRODUCT = "product", "Product"
+        SHOP = "shop", "Shop"
+        USER = "user", "User"
+
+    class Reason(models.TextChoices):
+        SPAM = "spam", "Spam or misleading"
+        SCAM = "scam", "Scam or fraud"
+        COUNTERFEIT = "counterfeit", "Counterfeit or not as described"
+        PROHIBITED = "prohibited", "Prohibited or dangerous item"
+        HARASSMENT = "harassment", "Harassment or hate"
+        SEXUAL = "sexual", "Nudity or sexual content"
+        VIOLENCE = "violence", "Violence or self-harm"
+        MINOR_SAFETY = "minor_safety", "Child safety"
+        INTELLECTUAL_PROPERTY = "ip", "Intellectual property"
+        OTHER = "other", "Something else"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+        DISMISSED = "dismissed", "Dismissed"
+
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports_made"
+    )
+    # The target as a kind and a primary key (as in the audit log), and the user it
+    # belongs to (the host, the author, the owner, the user): the history of reports against.
+    target_type = models.CharField(max_length=20, choices=Target.choices)
+    target_id = models.BigIntegerField()
+    target_repr = models.CharField(max_length=200)
+    target_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reports_against",
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    text = models.TextField(max_length=1000, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decision = models.ForeignKey(
+        AuditEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="reports"
+    )
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reporter", "target_type", "target_id"],
+                condition=Q(status="open"),
+                name="report_one_open_per_reporter",
+            )
+        ]
+        indexes = [
+            # The queue: open reports grouped by target.
+            models.Index(
+                fields=["target_type", "target_id"],
+                condition=Q(status="open"),
+                name="report_open_target_idx",
+            ),
+            models.Index(fields=["target_user", "-created_at"], name="report_against_idx"),
+            models.Index(fields=["reporter", "-created_at"], name="report_reporter_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_target_type_display()} {self.target_repr}: {self.get_reason_display()}"

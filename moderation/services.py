@@ -15,9 +15,11 @@ from accounts import services as accounts_services
 from accounts.models import User
 from gifting import payouts
 from gifting.models import Payout
+from orders import services as orders_services
+from orders.models import Order
 from shops import errors as shops_errors
 from shops import services as shops_services
-from shops.models import Shop
+from shops.models import Product, Shop
 from streams import events
 from streams import services as streams_services
 from streams.errors import InvalidTransition
@@ -27,11 +29,12 @@ from .errors import (
     InvalidMute,
     InvalidSuspension,
     NoPermission,
+    NothingToDecide,
     ReasonRequired,
     StaffProtected,
     TargetNotFound,
 )
-from .models import AuditEntry
+from .models import AuditEntry, Report
 
 REASON_MIN, REASON_MAX = 3, 1000
 SUSPENSION_MAX_DAYS = 365
@@ -51,14 +54,25 @@ def _reason(reason: str) -> str:
 
 
 def _record(
-    *, actor: User, action: str, target, subject: User | None, reason: str, before, after
+    *,
+    actor: User,
+    action: str,
+    target,
+    subject: User | None,
+    reason: str,
+    before,
+    after,
+    target_type: str = "",
+    target_repr: str = "",
 ) -> AuditEntry:
+    """The audit entry of an action on target (a model instance, or a primary key with
+    target_type and target_repr for one that may be gone)."""
     return AuditEntry.objects.create(
         actor=actor,
         action=action,
-        target_type=target._meta.label_lower,
-        target_id=target.pk,
-        target_repr=str(target)[:200],
+        target_type=target_type or target._meta.label_lower,
+        target_id=getattr(target, "pk", target),
+        target_repr=(target_repr or str(target))[:200],
         subject=subject,
         reason=reason,
         before=before,
@@ -93,6 +107,12 @@ def shop_decide(*, actor: User, shop_id: int, decision: str, reason: str) -> Aud
         raise shops_errors.InvalidTransition("Only a suspended shop is reinstated.")
     with transaction.atomic():
         shops_services.shop_transition(shop_id=shop.pk, to=to, actor=actor, reason=reason)
+        if decision == "suspend":
+            # Nothing of a suspended shop stays on sale in a live.
+            streams_services.products_withdraw(
+                product_ids=list(Product.objects.filter(shop=shop).values_list("pk", flat=True)),
+                reason="shop_suspended",
+            )
         return _record(
             actor=actor,
             action=action,
@@ -270,6 +290,235 @@ def _chat_message_set(*, actor: User, message_id: int, reason: str, hidden: bool
             before=before,
             after={"hidden": hidden},
         )
+
+
+def product_take_down(*, actor: User, product_id: int, reason: str) -> AuditEntry:
+    """Take a product down: off every public page and list, not for sale, out of every
+    live's carousel (the viewers get carousel.updated, a running deal on it ends), its
+    merchant told why and unable to publish it again. Raises NoPermission without
+    take_down_product, ReasonRequired, TargetNotFound, and shops' InvalidTransition for a
+    product taken down already."""
+    _require(actor, "take_down_product")
+    reason = _reason(reason)
+    product = Product.objects.select_related("shop__owner").filter(pk=product_id).first()
+    if product is None:
+        raise TargetNotFound()
+    with transaction.atomic():
+        before = shops_services.product_take_down(product_id=product.pk, reason=reason)
+        lives = streams_services.products_withdraw(product_ids=[product.pk], reason="taken_down")
+        return _record(
+            actor=actor,
+            action=AuditEntry.Action.PRODUCT_TAKE_DOWN,
+            target=product,
+            subject=product.shop.owner,
+            reason=reason,
+            before={"status": before},
+            after={"status": Product.Status.TAKEN_DOWN, "removed_from_lives": lives},
+        )
+
+
+def product_restore(*, actor: User, product_id: int, reason: str) -> AuditEntry:
+    """Lift a takedown: the product returns to the status it had when it was taken down
+    (from the audit log; draft if no entry says), and its merchant is in charge of it
+    again. It is not put back into any carousel. Same errors as product_take_down, with
+    InvalidTransition for a product that is not taken down."""
+    _require(actor, "take_down_product")
+    reason = _reason(reason)
+    product = Product.objects.select_related("shop__owner").filter(pk=product_id).first()
+    if product is None:
+        raise TargetNotFound()
+    taken = (
+        AuditEntry.objects.filter(
+            action=AuditEntry.Action.PRODUCT_TAKE_DOWN,
+            target_type=Product._meta.label_lower,
+            target_id=product.pk,
+        )
+        .order_by("-pk")
+        .values_list("before", flat=True)
+        .first()
+    )
+    to = (taken or {}).get("status")
+    if to not in Product.SELLER_STATUSES:
+        to = Product.Status.DRAFT
+    with transaction.atomic():
+        shops_services.product_restore(product_id=product.pk, to=to)
+        return _record(
+            actor=actor,
+            action=AuditEntry.Action.PRODUCT_RESTORE,
+            target=product,
+            subject=product.shop.owner,
+            reason=reason,
+            before={"status": product.status},
+            after={"status": to},
+        )
+
+
+def order_refund(*, actor: User, order_id: int, reason: str) -> AuditEntry:
+    """Give a buyer their money back: an order not yet shipped is cancelled (stock back,
+    the payment voided or refunded), a delivered one refunded (what the buyer asked for,
+    else all that is left), through the orders services. The provider is called outside
+    any transaction, so the entry is written once the refund has gone through. Raises
+    NoPermission without refund_order (finance), ReasonRequired, TargetNotFound, and
+    orders' InvalidTransition for an order in transit or closed."""
+    _require(actor, "refund_order")
+    reason = _reason(reason)
+    order = Order.objects.select_related("buyer").filter(pk=order_id).first()
+    if order is None:
+        raise TargetNotFound()
+    before = {
+        "status": order.status,
+        "payment_state": order.payment_state,
+        "refunded_minor": order.refunded_minor,
+    }
+    if order.status in (Order.Status.PENDING_PAYMENT, Order.Status.PAID):
+        orders_services.order_cancel(order_id=order.pk, actor=actor, reason=f"staff: {reason}")
+    else:
+        orders_services.order_refund(actor=actor, order_id=order.pk, reason=f"staff: {reason}")
+    order.refresh_from_db()
+    return _record(
+        actor=actor,
+        action=AuditEntry.Action.ORDER_REFUND,
+        target=order,
+        subject=order.buyer,
+        reason=reason,
+        before=before,
+        after={
+            "status": order.status,
+            "payment_state": order.payment_state,
+            "refunded_minor": order.refunded_minor,
+        },
+    )
+
+
+# --- reports --------------------------------------------------------------------------------
+
+# A report's kind: the model it names, and the audit log's name for that model.
+REPORT_MODELS = {
+    Report.Target.LIVE: Stream,
+    Report.Target.CHAT_MESSAGE: ChatMessage,
+    Report.Target.PRODUCT: Product,
+    Report.Target.SHOP: Shop,
+    Report.Target.USER: User,
+}
+
+
+def _resolve_action(actor: User, kind: str, target, reason: str, options: dict):
+    """Act on a reported target as resolving its reports does, through the action's own
+    service (with its own permission check and audit entry). Returns that entry, or None
+    when the target is in that state already (a live ended, a message hidden...)."""
+    if kind == Report.Target.LIVE:
+        if target.status != Stream.Status.LIVE:
+            return None
+        return live_end_now(
+            actor=actor,
+            stream_id=target.pk,
+            reason=reason,
+            suspend_days=options.get("suspend_days", 0),
+        )
+    if kind == Report.Target.CHAT_MESSAGE:
+        if target.hidden:
+            return None
+        return chat_message_hide(actor=actor, message_id=target.pk, reason=reason)
+    if kind == Report.Target.PRODUCT:
+        if target.status == Product.Status.TAKEN_DOWN:
+            return None
+        return product_take_down(actor=actor, product_id=target.pk, reason=reason)
+    if kind == Report.Target.SHOP:
+        if target.status != Shop.Status.APPROVED:
+            return None
+        return shop_decide(actor=actor, shop_id=target.pk, decision="suspend", reason=reason)
+    if options.get("ban"):
+        if not target.is_active:
+            return None
+        return user_ban(actor=actor, user_id=target.pk, reason=reason)
+    return user_mute(actor=actor, user_id=target.pk, hours=options.get("hours", 24), reason=reason)
+
+
+def report_resolve(
+    *, actor: User, target_type: str, target_id: int, reason: str, **options
+) -> AuditEntry:
+    """Uphold the open reports of one target and act on it: a live is ended (options:
+    suspend_days for its host), a chat message hidden, a product taken down, a shop
+    suspended, a user muted (options: hours, default 24) or banned (ban=True). The action
+    is the one staff would take directly (its audit entry, its events); the reports close
+    with one entry more, linked from each. A target already dealt with closes its reports
+    without acting again. Raises NoPermission without resolve_report (or the action's
+    permission), ReasonRequired, TargetNotFound, NothingToDecide when no report is open,
+    and the action's own errors."""
+    _require(actor, "resolve_report")
+    reason = _reason(reason)
+    model = REPORT_MODELS.get(target_type)
+    target = model.objects.filter(pk=target_id).first() if model is not None else None
+    if target is None:
+        raise TargetNotFound()
+    with transaction.atomic():
+        # Staff deciding the same target at once: the second waits here, then finds the
+        # reports closed.
+        reports = list(
+            Report.objects.select_for_update()
+            .filter(status=Report.Status.OPEN, target_type=target_type, target_id=target.pk)
+            .order_by("pk")
+        )
+        if not reports:
+            raise NothingToDecide()
+        acted = _resolve_action(actor, target_type, target, reason, options)
+        return _close_reports(
+            actor=actor,
+            reports=reports,
+            status=Report.Status.RESOLVED,
+            action=AuditEntry.Action.REPORT_RESOLVE,
+            reason=reason,
+            after={
+                "action": acted.action if acted else None,
+                "action_entry": acted.pk if acted else None,
+            },
+        )
+
+
+def report_dismiss(*, actor: User, target_type: str, target_id: int, reason: str) -> AuditEntry:
+    """Close the open reports of one target without acting on it (the target may be gone).
+    Raises NoPermission without resolve_report, ReasonRequired, NothingToDecide."""
+    _require(actor, "resolve_report")
+    reason = _reason(reason)
+    with transaction.atomic():
+        reports = list(
+            Report.objects.select_for_update()
+            .filter(status=Report.Status.OPEN, target_type=target_type, target_id=target_id)
+            .order_by("pk")
+        )
+        if not reports:
+            raise NothingToDecide()
+        return _close_reports(
+            actor=actor,
+            reports=reports,
+            status=Report.Status.DISMISSED,
+            action=AuditEntry.Action.REPORT_DISMISS,
+            reason=reason,
+            after={},
+        )
+
+
+def _close_reports(
+    *, actor: User, reports: list[Report], status: str, action: str, reason: str, after: dict
+) -> AuditEntry:
+    first = reports[0]
+    model = REPORT_MODELS.get(first.target_type)
+    ids = [report.pk for report in reports]
+    entry = _record(
+        actor=actor,
+        action=action,
+        target=first.target_id,
+        target_type=model._meta.label_lower if model else first.target_type,
+        target_repr=first.target_repr,
+        subject=first.target_user,
+        reason=reason,
+        before={"status": Report.Status.OPEN, "reports": ids},
+        after={"status": status, **after},
+    )
+    Report.objects.filter(pk__in=ids).update(
+        status=status, decided_by=actor, decided_at=timezone.now(), decision=entry
+    )
+    return entry
 
 
 def _iso(value) -> str | None:

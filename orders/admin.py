@@ -1,12 +1,10 @@
 """Orders in the admin: staff search and read everything; changes go through the services
-(refund and cancel actions), never through editing a row."""
+(the refund action with a reason, added by moderation), never through editing a row."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
 from config.admin_paging import LargeTablePaginator
-from config.errors import DomainError
 
-from . import services
 from .models import Address, Order, OrderEvent, OrderLine, Refund
 
 
@@ -73,7 +71,6 @@ class OrderAdmin(admin.ModelAdmin):
     ordering = ["-pk"]
     show_full_result_count = False
     inlines = [LineInline, RefundInline, EventInline]
-    actions = ["cancel", "refund"]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
@@ -83,35 +80,6 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def _each(self, request, queryset, call, verb):
-        done = 0
-        for order in queryset.order_by("pk"):
-            try:
-                call(order)
-                done += 1
-            except DomainError as exc:
-                self.message_user(request, f"{order.reference}: {exc.message}", messages.WARNING)
-        if done:
-            self.message_user(request, f"{verb} {done} order(s).", messages.SUCCESS)
-
-    @admin.action(description="Cancel selected orders (restock, refund what was paid)")
-    def cancel(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda o: services.order_cancel(order_id=o.pk, actor=request.user, reason="staff"),
-            "Cancelled",
-        )
-
-    @admin.action(description="Refund selected delivered orders in full")
-    def refund(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda o: services.order_refund(actor=request.user, order_id=o.pk, reason="staff"),
-            "Refunded",
-        )
 
 
 @admin.register(Address)

@@ -544,7 +544,7 @@ class _Importer:
         product.option_names = (names[0], names[1], names[2])
         status = values.get("status", "").lower()
         if status:
-            if status in Product.Status.values:
+            if status in Product.SELLER_STATUSES:
                 product.status = status
             else:
                 self._error(
@@ -731,6 +731,20 @@ class _Importer:
 
     # --- writing ---
 
+    def _lock_existing(self) -> None:
+        """Lock the stored products this file updates and take their status as it is now:
+        a takedown by staff since the catalog was read is kept, and one that comes next
+        waits for this import."""
+        by_pk = {product.pk: product for product in self.existing.values()}
+        for chunk in _chunks(list(by_pk)):
+            for pk, status in (
+                Product.objects.select_for_update(no_key=True)
+                .filter(pk__in=chunk)
+                .order_by("pk")
+                .values_list("pk", "status")
+            ):
+                by_pk[pk].status = status
+
     def _apply(self) -> None:
         try:
             with transaction.atomic():
@@ -750,6 +764,7 @@ class _Importer:
         now = timezone.now()
         report = self.report
         touched: set[_Product] = set()  # stored products whose rows changed
+        self._lock_existing()
         pairs = {product: self._match_variants(product, touched) for product in products}
 
         categories = (
@@ -857,7 +872,8 @@ class _Importer:
             obj.tags = product.tags
         if has("category"):
             obj.category_id = categories.get(product.category)
-        if product.status is not None:
+        # A product staff took down keeps that status whatever the file says.
+        if product.status is not None and obj.status != Product.Status.TAKEN_DOWN:
             obj.status = product.status
         for n, name in enumerate(product.option_names, start=1):
             if has(f"option{n}_name") or not stored:

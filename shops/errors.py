@@ -40,3 +40,8 @@ class DuplicateSku(InvalidProduct):
 class TooManyImages(DomainError):
     code = "too_many_images"
     message = "This product has as many images as it can hold."
+
+
+class ProductTakenDown(NotAllowed):
+    code = "product_taken_down"
+    message = "Staff took this product down: its status stays until they restore it."

@@ -72,7 +72,7 @@ class ProductForm(forms.Form):
     )
     tags = forms.CharField(required=False, max_length=500, help_text="Separated by commas.")
     status = forms.ChoiceField(
-        choices=Product.Status.choices,
+        choices=[(value, Product.Status(value).label) for value in Product.SELLER_STATUSES],
         initial=Product.Status.DRAFT,
         help_text="Only active products of an approved shop are visible to buyers.",
     )
@@ -104,6 +104,16 @@ class ProductForm(forms.Form):
         label="Option 2 name", required=False, max_length=60, help_text="Like Colour."
     )
     option3_name = forms.CharField(label="Option 3 name", required=False, max_length=60)
+
+    def __init__(self, *args, product: Product | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if product is not None and product.status == Product.Status.TAKEN_DOWN:
+            # Shown, not editable: staff lift a takedown, the merchant cannot.
+            status = self.fields["status"]
+            status.disabled = True
+            status.choices = Product.Status.choices
+            status.initial = product.status
+            status.help_text = "Staff took this product down; they can restore it."
 
     @classmethod
     def initial_for(cls, product: Product) -> dict:
@@ -144,7 +154,7 @@ class ProductForm(forms.Form):
             "description": data["description"],
             "category": data["category"],
             "tags": data["tags"],
-            "status": data["status"],
+            **({} if self.fields["status"].disabled else {"status": data["status"]}),
             "affiliate_rate_bp": int(percent * 100),
             "external_url": data["external_url"],
             "option1_name": data["option1_name"],

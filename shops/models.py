@@ -93,6 +93,11 @@ class Product(models.Model):
         DRAFT = "draft", "Draft"
         ACTIVE = "active", "Active"
         ARCHIVED = "archived", "Archived"
+        # Set and lifted by staff only (moderation): the merchant cannot leave it.
+        TAKEN_DOWN = "taken_down", "Taken down by staff"
+
+    # What a merchant may choose (forms, API, CSV import).
+    SELLER_STATUSES = [Status.DRAFT, Status.ACTIVE, Status.ARCHIVED]
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="products")
     handle = models.SlugField(max_length=120, help_text="Stable key within the shop (CSV Handle).")
@@ -122,6 +127,8 @@ class Product(models.Model):
         max_length=500, blank=True, help_text="Sell on your own store: Buy links out."
     )
     external_clicks = models.PositiveBigIntegerField(default=0)
+    # Why staff took the product down, shown to its merchant; empty otherwise.
+    moderation_note = models.CharField(max_length=500, blank=True, editable=False)
     option1_name = models.CharField(max_length=60, blank=True)
     option2_name = models.CharField(max_length=60, blank=True)
     option3_name = models.CharField(max_length=60, blank=True)

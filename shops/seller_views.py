@@ -318,7 +318,7 @@ class ProductEditView(SellerView):
         shop = self.shop_or_404()
         product = selectors.seller_product_get(shop=shop, pk=pk)
         variants = list(product.variants.all())
-        product_form = ProductForm(request.POST)
+        product_form = ProductForm(request.POST, product=product)
         formset = _variant_formset(
             request.POST,
             shop=shop,
@@ -355,7 +355,7 @@ class ProductEditView(SellerView):
     ):
         variants = list(product.variants.all())
         if product_form is None:
-            product_form = ProductForm(initial=ProductForm.initial_for(product))
+            product_form = ProductForm(initial=ProductForm.initial_for(product), product=product)
         if formset is None:
             formset = _variant_formset(
                 None,

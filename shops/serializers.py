@@ -106,6 +106,9 @@ class ProductSerializer(serializers.ModelSerializer):
     variants = VariantSerializer(many=True, read_only=True)
     images = ImageSerializer(many=True, read_only=True)
     tags = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    # Reads every status (taken_down included); a merchant writes one of theirs.
+    status = serializers.ChoiceField(choices=Product.SELLER_STATUSES, required=False)
+    moderation_note = serializers.CharField(read_only=True)
 
     class Meta:
         model = Product
@@ -121,6 +124,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "product_type",
             "tags",
             "status",
+            "moderation_note",
             "currency",
             "price",
             "compare_at_price",

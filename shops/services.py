@@ -21,6 +21,7 @@ from .errors import (
     InvalidTransition,
     NeedsBusinessAccount,
     NotYourShop,
+    ProductTakenDown,
     ShopAlreadyOpen,
     TooManyImages,
 )
@@ -180,6 +181,10 @@ def _unique_handle(shop: Shop, title: str, exclude_pk: int | None = None) -> str
 
 
 def _validate_product(product: Product) -> None:
+    _validate_product_fields(product, check_status=True)
+
+
+def _validate_product_fields(product: Product, *, check_status: bool = False) -> None:
     errors: dict[str, list[str]] = {}
     if not product.title.strip():
         errors["title"] = ["A product needs a title."]
@@ -187,8 +192,8 @@ def _validate_product(product: Product) -> None:
         errors["affiliate_rate_bp"] = ["The affiliate rate is between 0 and 5000 (50 %)."]
     if product.compare_at_minor is not None and product.compare_at_minor < 0:
         errors["compare_at_minor"] = ["A price cannot be negative."]
-    if product.status not in Product.Status.values:
-        errors["status"] = [f"Use one of {', '.join(Product.Status.values)}."]
+    if check_status and product.status not in Product.SELLER_STATUSES:
+        errors["status"] = [f"Use one of {', '.join(Product.SELLER_STATUSES)}."]
     if errors:
         raise InvalidProduct(fields=errors)
 
@@ -291,16 +296,35 @@ def product_create(
 
 
 def product_update(*, product: Product, actor: User, **fields) -> Product:
+    """Change a product's fields. A product taken down by staff keeps that status: the
+    merchant may still edit the rest, and a status passed along (the form's, unchanged)
+    is ignored; another status raises ProductTakenDown."""
     _check_owner(product.shop, actor)
     unknown = set(fields) - PRODUCT_FIELDS
     if unknown:
         raise ValueError(f"not product fields: {sorted(unknown)}")
-    for key, value in fields.items():
-        setattr(product, key, value.strip() if isinstance(value, str) else value)
-    if "tags" in fields:
-        product.tags = normalize_tags(product.tags)
-    _validate_product(product)
     with transaction.atomic():
+        if "status" in fields:
+            # Read under the row's lock: a takedown committed meanwhile is seen here, and
+            # one that comes next waits for this save.
+            current = (
+                Product.objects.select_for_update(no_key=True)
+                .filter(pk=product.pk)
+                .values_list("status", flat=True)
+                .first()
+            )
+            if current == Product.Status.TAKEN_DOWN:
+                if fields["status"] not in (Product.Status.TAKEN_DOWN, product.status):
+                    raise ProductTakenDown()
+                fields = {k: v for k, v in fields.items() if k != "status"}
+        for key, value in fields.items():
+            setattr(product, key, value.strip() if isinstance(value, str) else value)
+        if "tags" in fields:
+            product.tags = normalize_tags(product.tags)
+        if "status" in fields:
+            _validate_product(product)
+        else:
+            _validate_product_fields(product)
         product.save(update_fields=[*fields, "updated_at"])
         _refresh_product(product.pk)
     product.refresh_from_db()
@@ -344,6 +368,38 @@ def product_save(
 def product_archive(*, product: Product, actor: User) -> Product:
     """Products are archived, not deleted: orders keep pointing at their variants."""
     return product_update(product=product, actor=actor, status=Product.Status.ARCHIVED)
+
+
+def product_take_down(*, product_id: int, reason: str) -> str:
+    """Staff take a product down: off every public list and page, not for sale, its status
+    out of the merchant's hands until product_restore. Returns the status it had. Raises
+    InvalidTransition for a product taken down already."""
+    with transaction.atomic():
+        before = (
+            Product.objects.select_for_update(no_key=True)
+            .filter(pk=product_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+        if before is None or before == Product.Status.TAKEN_DOWN:
+            raise InvalidTransition("This product is taken down already.")
+        Product.objects.filter(pk=product_id).update(
+            status=Product.Status.TAKEN_DOWN,
+            moderation_note=reason[:500],
+            updated_at=timezone.now(),
+        )
+    return before
+
+
+def product_restore(*, product_id: int, to: str) -> None:
+    """Lift a takedown: the product goes back to `to` (the status it had), a merchant's
+    status again. Raises InvalidTransition for a product that is not taken down."""
+    if to not in Product.SELLER_STATUSES:
+        raise ValueError(f"not a merchant's status: {to!r}")
+    if not Product.objects.filter(pk=product_id, status=Product.Status.TAKEN_DOWN).update(
+        status=to, moderation_note="", updated_at=timezone.now()
+    ):
+        raise InvalidTransition("Only a product taken down by staff is restored.")
 
 
 def product_external_click(*, product_id: int) -> None:

@@ -271,6 +271,44 @@ def carousel_pin(*, stream: Stream, actor: User, product_id: int | None) -> None
         _publish_carousel(stream)
 
 
+def products_withdraw(*, product_ids: list[int], reason: str) -> list[int]:
+    """Take products out of every carousel of a live on air or scheduled (a product taken
+    down, a shop suspended): their running deals end, and each live's viewers get the
+    carousel without them. Returns the lives changed."""
+    product_ids = list(product_ids)
+    if not product_ids:
+        return []
+    for deal_id in Deal.objects.filter(
+        product_id__in=product_ids, status=Deal.Status.ACTIVE
+    ).values_list("pk", flat=True):
+        deal_end(deal_id=deal_id, reason=reason)
+    lives = sorted(
+        set(
+            CarouselItem.objects.filter(
+                product_id__in=product_ids,
+                stream__status__in=[Stream.Status.LIVE, Stream.Status.SCHEDULED],
+            ).values_list("stream_id", flat=True)
+        )
+    )
+    for stream_id in lives:
+        with transaction.atomic():
+            # The live's lock, as the host's own carousel edits take it.
+            stream = Stream.objects.select_for_update().filter(pk=stream_id).first()
+            removed = list(
+                CarouselItem.objects.filter(
+                    stream_id=stream_id, product_id__in=product_ids
+                ).values_list("product_id", flat=True)
+            )
+            if stream is None or not removed:
+                continue
+            CarouselItem.objects.filter(stream_id=stream_id, product_id__in=removed).delete()
+            CarouselEvent.objects.bulk_create(
+                [CarouselEvent(stream=stream, product_id=pk, kind="removed") for pk in removed]
+            )
+            _publish_carousel(stream)
+    return lives
+
+
 # --- flash deals ----------------------------------------------------------------------------
 
 

@@ -96,8 +96,23 @@
     box.hidden = false;
   }
 
+  // A signed-in viewer can report another's line in one tap: the form opens in the report
+  // sheet over the live (moderation/report.js).
+  function reportButton(line) {
+    const template = root.dataset.reportUrl;
+    if (!template || root.dataset.moderate || line.user.handle === root.dataset.user) return null;
+    const url = template.replace("/0/", `/${line.id}/`);
+    return el("button", {
+      type: "button", class: "link chat-report", "hx-get": url, "hx-target": "#report-body",
+      "hx-swap": "innerHTML", "aria-label": `Report this message from ${line.user.name}`,
+      title: "Report", dataset: { testid: "chat-report" },
+    }, "⚑");
+  }
+
   function chatLine(line) {
     const item = el("li", { dataset: { id: line.id } }, el("strong", {}, line.user.name), " ", el("span", {}, line.text));
+    const report = reportButton(line);
+    if (report) item.append(" ", report);
     if (root.dataset.moderate) {
       // The host console: each line can be hidden for everyone, its author muted.
       item.append(" ", el("button", { type: "button", class: "link", dataset: { action: "delete_message", message: line.id } }, "Delete"),
@@ -122,13 +137,20 @@
     });
   }
 
-  function renderChat(lines) { $("chat").replaceChildren(...lines.map(chatLine)); scrollChat(); }
+  function renderChat(lines) {
+    const list = $("chat");
+    list.replaceChildren(...lines.map(chatLine));
+    if (window.htmx && root.dataset.reportUrl) window.htmx.process(list);
+    scrollChat();
+  }
   function scrollChat() { const list = $("chat"); list.scrollTop = list.scrollHeight; }
 
   function addChat(line) {
     const list = $("chat");
     if (list.querySelector(`[data-id="${line.id}"]`)) return;  // also in the snapshot
-    list.append(chatLine(line));
+    const item = chatLine(line);
+    list.append(item);
+    if (window.htmx && root.dataset.reportUrl) window.htmx.process(item);
     while (list.children.length > 100) list.firstElementChild.remove();
     scrollChat();
   }

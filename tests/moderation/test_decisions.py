@@ -110,5 +110,5 @@ def test_the_admin_index_shows_each_role_its_queues(pending_shop, payout, modera
             r'<tr data-testid="queue">.*?>([^<]+)</a></th>\s*<td>(\d+)</td>', html, re.S
         )
 
-    assert queues(moderator) == [("Shops awaiting approval", "1")]
+    assert queues(moderator) == [("Shops awaiting approval", "1"), ("Open reports", "0")]
     assert queues(finance) == [("Payout requests awaiting approval", "1")]
