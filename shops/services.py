@@ -297,8 +297,7 @@ def product_create(
 
 def product_update(*, product: Product, actor: User, **fields) -> Product:
     """Change a product's fields. A product taken down by staff keeps that status: the
-    merchant may still edit the rest, and a status passed along (the form's, unchanged)
-    is ignored; another status raises ProductTakenDown."""
+    merchant may still edit the rest; another status raises ProductTakenDown."""
     _check_owner(product.shop, actor)
     unknown = set(fields) - PRODUCT_FIELDS
     if unknown:
@@ -314,7 +313,7 @@ def product_update(*, product: Product, actor: User, **fields) -> Product:
                 .first()
             )
             if current == Product.Status.TAKEN_DOWN:
-                if fields["status"] not in (Product.Status.TAKEN_DOWN, product.status):
+                if fields["status"] != Product.Status.TAKEN_DOWN:
                     raise ProductTakenDown()
                 fields = {k: v for k, v in fields.items() if k != "status"}
         for key, value in fields.items():

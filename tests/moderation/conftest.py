@@ -4,6 +4,7 @@ from django.test import Client
 from moderation.roles import FINANCE, MODERATORS, roles_ensure
 from tests.factories import UserFactory
 from tests.gifting.test_payouts import earner, queued  # noqa: F401 (fixtures used here)
+from tests.orders.conftest import buyer, seller, shirt  # noqa: F401 (fixtures used here)
 from tests.streams.conftest import (  # noqa: F401 (fixtures used here)
     _fresh_live_state,
     flush_layer,
