@@ -79,7 +79,7 @@ def test_a_viewer_reports_a_chat_line_and_staff_resolving_it_hide_it(browser: Br
     context = browser.new_context()
     viewer = context.new_page()
     script_errors = []
-    viewer.on("pageerror", script_errors.append)
+    viewer.on("pageerror", lambda error: script_errors.append(error))
     viewer.goto(f"{asgi_server}/accounts/login/")
     viewer.locator("input[name=login]").fill("vera")
     viewer.locator("input[name=password]").fill(PASSWORD)
