@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from config.admin_paging import LargeTablePaginator
+
 from .models import Category, Product, ProductImage, Shop, ShopEvent, Variant
 
 
@@ -39,6 +41,8 @@ class VariantInline(admin.TabularInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
+    paginator = LargeTablePaginator
+    ordering = ["-pk"]
     list_display = ["title", "shop", "status", "price_minor", "currency", "updated_at"]
     list_filter = ["status", "category"]
     list_select_related = ["shop"]

@@ -9,8 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from gifting.models import EarningsStatement, Gift, GiftSend
-from moderation.models import AuditEntry
+from moderation.models import AuditEntry, Report
 from payments.ledger_models import LedgerTransaction
+from shops.models import Product
 from streams.models import ChatMessage
 from tests.factories import UserFactory
 from tests.moderation.conftest import admin_client
@@ -83,6 +84,30 @@ def _statements(n, live, users):
     )
 
 
+def _reports(n, live, users):
+    Report.objects.bulk_create(
+        [
+            Report(
+                reporter=users[i % len(users)],
+                target_type="live",
+                target_id=live.pk,
+                target_repr=live.title,
+                target_user=live.host,
+                reason="spam",
+                status="dismissed",
+            )
+            for i in range(n)
+        ]
+    )
+
+
+def _products(n, live, users):
+    shop = live.host.shop
+    Product.objects.bulk_create(
+        [Product(shop=shop, handle=f"bulk-{n}-{i}", title=f"Bulk {i}") for i in range(n)]
+    )
+
+
 def _users(n, live, users):
     UserFactory._meta.model.objects.bulk_create(
         [
@@ -101,6 +126,8 @@ def _users(n, live, users):
         ("/admin/payments/ledgertransaction/", _transactions),
         ("/admin/gifting/earningsstatement/", _statements),
         ("/admin/accounts/user/", _users),
+        ("/admin/moderation/report/", _reports),
+        ("/admin/shops/product/", _products),
     ],
 )
 def test_a_changelist_costs_the_same_with_10_or_10000_rows(live, url, add):

@@ -112,3 +112,34 @@ def test_the_admin_index_shows_each_role_its_queues(pending_shop, payout, modera
 
     assert queues(moderator) == [("Shops awaiting approval", "1"), ("Open reports", "0")]
     assert queues(finance) == [("Payout requests awaiting approval", "1")]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("flush_layer")
+async def test_a_suspended_shops_products_leave_the_lives_at_once(
+    live, live_host, products, moderator
+):
+    from asgiref.sync import sync_to_async
+
+    from streams import services as streams_services
+    from tests.factories import make_product
+    from tests.streams.conftest import connect, receive_type
+
+    @sync_to_async
+    def feature_two_shops():
+        other = ShopFactory(handle="othershop", owner=UserFactory(handle="olga"))
+        theirs = make_product(other, "Tote", sku="TT", price_minor=1500, affiliate_rate_bp=800)
+        streams_services.carousel_set(
+            stream=live, actor=live_host, product_ids=[products[0].pk, theirs.pk]
+        )
+        return theirs
+
+    theirs = await feature_two_shops()
+    viewer, _ = await connect(live.pk)
+    response = await sync_to_async(_act)(
+        moderator, "/admin/shops/shop/", "suspend", live_host.shop.pk, "Counterfeits"
+    )
+    assert response.status_code == 302
+    carousel = await receive_type(viewer, "carousel.updated")
+    assert [item["product"] for item in carousel["data"]["items"]] == [theirs.pk]
+    await viewer.disconnect()
