@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.permissions import staff_can
 from config.errors import DomainError, NotAllowed
 from payments.errors import InsufficientFunds
 from payments.ledger import Line, account_get, ledger_post
@@ -161,8 +162,8 @@ def payout_request(
 
 
 def _check_staff(actor: User) -> None:
-    if not (actor and actor.is_active and actor.is_staff):
-        raise NotAllowed("Only staff decide on payouts.")
+    if not staff_can(actor, "decide_payout"):
+        raise NotAllowed("Only finance staff decide on payouts.")
 
 
 def _decide(*, payout_id: int, actor: User, reason: str, to: str) -> bool:

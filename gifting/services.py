@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.images import image_renditions
 from accounts.models import User
+from accounts.permissions import staff_can
 from config.errors import NotAllowed
 from payments.errors import DomainError, InsufficientFunds, InvalidPaymentMethod
 from payments.ledger import Line, account_get, ledger_post
@@ -288,8 +289,8 @@ def coin_purchase_refund(*, purchase_id: int, actor: User) -> CoinPurchase:
     money goes back to the card under the key coins:<id>:refund. Coins bought with
     refunded money can never be spent twice. Safe to run again after a failed refund: a
     REFUNDING purchase only retries the provider call."""
-    if not actor.is_staff:
-        raise NotAllowed("Only staff refund coin purchases.")
+    if not staff_can(actor, "refund_order"):
+        raise NotAllowed("Only finance staff refund coin purchases.")
     purchase = CoinPurchase.objects.select_related("buyer").filter(pk=purchase_id).first()
     if purchase is None:
         raise CoinPackNotFound("No such coin purchase.")

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts import services as accounts_services
 from accounts.models import User
+from accounts.permissions import staff_can
 from gifting import payouts
 from gifting.models import Payout
 from orders import services as orders_services
@@ -42,7 +43,7 @@ MUTE_MAX_HOURS = 720
 
 
 def _require(actor: User, permission: str) -> None:
-    if not (actor.is_active and actor.is_staff and actor.has_perm(f"moderation.{permission}")):
+    if not staff_can(actor, permission):
         raise NoPermission()
 
 

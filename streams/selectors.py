@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Follow, User
+from accounts.permissions import staff_can
 
 from .models import CarouselEvent, CarouselItem, Deal, Reminder, Stream
 
@@ -68,7 +69,7 @@ def host_streams(*, host: User) -> QuerySet[Stream]:
 
 def host_stream_get(*, host: User, pk: int) -> Stream:
     """The host's own live (staff reach any): anything else is a 404."""
-    qs = _base() if host.is_staff else _base().filter(host=host)
+    qs = _base() if staff_can(host, "end_live") else _base().filter(host=host)
     return get_object_or_404(qs, pk=pk)
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.images import image_renditions
 from accounts.models import User
+from accounts.permissions import staff_can
 from shops.models import Product, Shop
 
 from . import events, snapshots
@@ -42,8 +43,9 @@ DEAL_GRACE_SECONDS = 5
 CAROUSEL_MAX = 50
 
 
-def _check_host(stream: Stream, actor: User | None) -> None:
-    if actor is None or not (actor.pk == stream.host_id or actor.is_staff):
+def _check_host(stream: Stream, actor: User | None, permission: str = "end_live") -> None:
+    """The live's host, or staff whose role holds the permission (moderators)."""
+    if actor is None or not (actor.pk == stream.host_id or staff_can(actor, permission)):
         raise NotHost()
 
 
@@ -447,7 +449,7 @@ def chat_delete(*, actor: User, message_id: int) -> None:
     message = ChatMessage.objects.select_related("stream").filter(pk=message_id).first()
     if message is None:
         raise NotHost()
-    _check_host(message.stream, actor)
+    _check_host(message.stream, actor, "moderate_chat")
     with transaction.atomic():
         if ChatMessage.objects.filter(pk=message_id, hidden=False).update(
             hidden=True, hidden_by=actor
@@ -458,7 +460,7 @@ def chat_delete(*, actor: User, message_id: int) -> None:
 def chat_restore(*, actor: User, message_id: int) -> None:
     """Show a hidden chat line again (staff): it is back in the chat history of every
     snapshot from now on; viewers already in the live are not sent it again."""
-    if not actor.is_staff:
+    if not staff_can(actor, "moderate_chat"):
         raise NotHost()
     ChatMessage.objects.filter(pk=message_id, hidden=True).update(hidden=False, hidden_by=None)
 

@@ -6,6 +6,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.errors import InvalidImage
+from accounts.permissions import staff_can
 from config.errors import DomainErrorMixin
 from shops.models import Product
 
@@ -43,7 +44,9 @@ class LiveView(TemplateView):
             "stream": stream,
             "snapshot": snapshot,
             "is_host": self.request.user.is_authenticated
-            and (self.request.user.pk == stream.host_id or self.request.user.is_staff),
+            and (
+                self.request.user.pk == stream.host_id or staff_can(self.request.user, "end_live")
+            ),
         }
         if stream.status == stream.Status.ENDED:
             context["history"] = selectors.carousel_history(stream=stream)
