@@ -187,6 +187,9 @@ class Report(models.Model):
                 condition=Q(status="open"),
                 name="report_open_target_idx",
             ),
+            # Admin: search by target id, filter by status newest first.
+            models.Index(fields=["target_id", "target_type"], name="report_target_idx"),
+            models.Index(fields=["status", "-id"], name="report_status_idx"),
             models.Index(fields=["target_user", "-created_at"], name="report_against_idx"),
             models.Index(fields=["reporter", "-created_at"], name="report_reporter_idx"),
         ]
