@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import Follow, User
 from accounts.permissions import staff_can
+from shops.models import Product, Shop
 
 from .models import CarouselEvent, CarouselItem, Deal, Reminder, Stream
 
@@ -79,9 +80,13 @@ def carousel_history(*, stream: Stream) -> list[dict]:
     start = stream.started_at or stream.created_at
     end = stream.ended_at or timezone.now()
     pins, open_pin = [], None
-    qs = CarouselEvent.objects.filter(
-        stream=stream, kind__in=["pinned", "unpinned"]
-    ).select_related("product")
+    qs = (
+        CarouselEvent.objects.filter(stream=stream, kind__in=["pinned", "unpinned"])
+        # Nothing staff took down, or of a suspended shop, is offered in a replay.
+        .exclude(product__status=Product.Status.TAKEN_DOWN)
+        .exclude(product__shop__status=Shop.Status.SUSPENDED)
+        .select_related("product")
+    )
     for event in qs:
         offset = max(0, int((event.created_at - start).total_seconds()))
         if event.kind == "pinned":

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Prefetch, Sum
 
-from shops.models import ProductImage
+from shops.models import Product, ProductImage, Shop
 
 from . import realtime
 from .models import CarouselItem, ChatMessage, Deal, Stream
@@ -41,6 +41,9 @@ def carousel(stream_id: int) -> list[dict]:
     Three queries whatever its length."""
     items = (
         CarouselItem.objects.filter(stream_id=stream_id)
+        # A replay's carousel keeps what the live showed, less what staff removed.
+        .exclude(product__status=Product.Status.TAKEN_DOWN)
+        .exclude(product__shop__status=Shop.Status.SUSPENDED)
         .select_related("product__shop")
         .annotate(stock=Sum("product__variants__stock"))
         .prefetch_related(

@@ -176,3 +176,17 @@ def test_a_reason_is_required(products, moderator):
     assert response.status_code == 200  # the form again, with its error
     shirt.refresh_from_db()
     assert shirt.status == "active" and not AuditEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_replay_no_longer_offers_a_product_taken_down(live, live_host, products, moderator):
+    from streams import selectors, snapshots
+
+    shirt, mug, _ = products
+    streams_services.carousel_set(stream=live, actor=live_host, product_ids=[shirt.pk, mug.pk])
+    streams_services.carousel_pin(stream=live, actor=live_host, product_id=shirt.pk)
+    streams_services.stream_end(stream=live, actor=live_host)
+    assert _act(moderator, "take_down", shirt).status_code == 302
+    assert [item["product"] for item in snapshots.carousel(live.pk)] == [mug.pk]
+    live.refresh_from_db()
+    assert selectors.carousel_history(stream=live) == []
