@@ -101,6 +101,12 @@ def user_mute_until(*, user_id: int, until) -> None:
     User.objects.filter(pk=user_id).update(chat_muted_until=until)
 
 
+def user_live_suspend_until(*, user_id: int, until) -> None:
+    """Keep the user from going live until then (None lifts it): checked when a live of
+    theirs goes on air, from the console or the encoder."""
+    User.objects.filter(pk=user_id).update(live_suspended_until=until)
+
+
 def user_deactivate(*, user_id: int) -> bool:
     """Ban: the account can no longer sign in, its sessions stop authenticating at their
     next request (Django refuses inactive users) and its API tokens are deleted. False if

@@ -173,7 +173,7 @@ def live_end_now(*, actor: User, stream_id: int, reason: str, suspend_days: int 
         until = host.live_suspended_until
         if suspend_days:
             until = max(until or timezone.now(), timezone.now() + timedelta(days=suspend_days))
-            User.objects.filter(pk=host.pk).update(live_suspended_until=until)
+            accounts_services.user_live_suspend_until(user_id=host.pk, until=until)
         return _record(
             actor=actor,
             action=AuditEntry.Action.LIVE_END,
