@@ -309,12 +309,16 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ShopStatusEnum": "shops.models.Shop.Status",
         "ProductStatusEnum": "shops.models.Product.Status",
+        "ProductSellerStatusEnum": "shops.models.Product.SELLER_STATUSES",
         "ImageStateEnum": "shops.models.ProductImage.State",
         "StreamStatusEnum": "streams.models.Stream.Status",
         "OrderStatusEnum": "orders.models.Order.Status",
         "PaymentStateEnum": "orders.models.Order.PaymentState",
         "RefundStatusEnum": "orders.models.Refund.Status",
         "CoinPurchaseStatusEnum": "gifting.models.CoinPurchase.Status",
+        "ReportStatusEnum": "moderation.models.Report.Status",
+        "ReportTargetEnum": "moderation.models.Report.Target",
+        "ReportReasonEnum": "moderation.models.Report.Reason",
     },
 }
 
