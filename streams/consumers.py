@@ -20,7 +20,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from config.errors import DomainError
 
-from . import events, realtime, services, snapshots
+from . import events, fanout, realtime, services, snapshots
 from .models import Stream
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ class SnapshotCache:
 
     def __init__(self):
         self.entries: dict[int, tuple[int, float, dict]] = {}
+        self.frames: dict[int, tuple[dict, int, str]] = {}
         # Locks belong to an event loop: one set per loop (a process has one; tests more).
         self.locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -96,6 +97,23 @@ class SnapshotCache:
             snapshot = await database_sync_to_async(snapshots.full)(stream)
             self.entries[stream_id] = (snapshot["seq"], time.monotonic(), snapshot)
             return snapshot
+
+    async def frame(self, stream_id: int) -> str | None:
+        """The snapshot as a frame, serialized once per snapshot and viewer count: a
+        crowd arriving at once shares it."""
+        snapshot = await self.get(stream_id)
+        if snapshot is None:
+            return None
+        viewers = max(ticker.totals.get(stream_id, 0), ticker.sockets[stream_id])
+        cached = self.frames.get(stream_id)
+        if cached is not None and cached[0] is snapshot and cached[1] == viewers:
+            return cached[2]
+        data = {**snapshot, "viewers": {**snapshot["viewers"], "now": viewers}}
+        text = json.dumps(
+            {"type": "snapshot", "seq": data["seq"], "data": data}, separators=(",", ":")
+        )
+        self.frames[stream_id] = (snapshot, viewers, text)
+        return text
 
     def reset(self) -> None:
         self.__init__()
@@ -180,6 +198,10 @@ snapshot_cache = SnapshotCache()
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
+    # Live events reach the socket through the process's fan-out hub (streams.fanout),
+    # which writes each event to every local viewer itself: no channel layer, no channel
+    # per socket, no dispatch per event.
+    channel_layer_alias = "live-fanout"
     groups = []
 
     async def connect(self):
@@ -189,56 +211,39 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.chat_limit = RateLimit(CHAT_BURST, CHAT_WINDOW)
         self.like_limit = RateLimit(LIKE_BURST, LIKE_WINDOW)
         await self.accept()
+        hub = fanout.hub()
+        hub.snapshotter = snapshot_frame
+        self.viewer = fanout.Viewer(
+            fanout.raw_send(self.base_send),
+            # So that a ban closes this socket (events.user_sign_out).
+            user_id=self.user.pk if self.user.is_authenticated else None,
+            on_cut=self.cut_off,
+        )
         # Join before the snapshot: an event published meanwhile arrives after it with a
         # higher seq instead of falling between the two.
-        group = events.group_name(self.stream_id)
-        await self.channel_layer.group_add(group, self.channel_name)
-        snapshot = await snapshot_cache.get(self.stream_id)
-        if snapshot is None:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        await hub.join(self.stream_id, self.viewer)
+        frame = await snapshot_frame(self.stream_id)
+        if frame is None:
+            hub.leave(self.stream_id, self.viewer)
             await self.error("not_found", "This live does not exist or has ended.")
             await self.close(code=4404)
             return
         self.joined = True
-        if self.user.is_authenticated:
-            # So that a ban closes this socket (events.user_sign_out).
-            await self.channel_layer.group_add(
-                events.user_group_name(self.user.pk), self.channel_name
-            )
         ticker.join(self.stream_id)
-        # The count of the last tick, or this process's own sockets if there was none yet.
-        now = max(ticker.totals.get(self.stream_id, 0), ticker.sockets[self.stream_id])
-        await self.send(text_data=_snapshot_frame(snapshot, viewers=now))
+        await self.send(text_data=frame)
 
     async def disconnect(self, code):
+        viewer = getattr(self, "viewer", None)
+        if viewer is not None:
+            fanout.hub().leave(self.stream_id, viewer)
         if getattr(self, "joined", False):
             ticker.leave(self.stream_id)
-            try:
-                await self.channel_layer.group_discard(
-                    events.group_name(self.stream_id), self.channel_name
-                )
-            except Exception:
-                log.warning("group_discard failed for %s", self.channel_name, exc_info=True)
-            if self.user.is_authenticated:
-                try:
-                    await self.channel_layer.group_discard(
-                        events.user_group_name(self.user.pk), self.channel_name
-                    )
-                except Exception:
-                    log.warning("group_discard failed for %s", self.channel_name, exc_info=True)
 
-    async def user_signed_out(self, message):
-        # The user was banned: this socket is theirs no more (4401, as for a bad login).
-        await self.close(code=4401)
-
-    async def live_event(self, message):
-        await self.send(text_data=message["text"])
-
-    async def live_events(self, message):
-        # Several events of one live published together (a batch of gifts), in seq order:
-        # one message through the channel layer, one frame each to the viewer.
-        for text in message["texts"]:
-            await self.send(text_data=text)
+    def cut_off(self, code: int) -> None:
+        """The hub stopped writing to this socket (too slow, or its user was banned):
+        close it (4408: the client reconnects and starts from a snapshot; 4401: signed
+        out)."""
+        asyncio.get_running_loop().create_task(self.close(code=code))
 
     async def receive(self, text_data=None, bytes_data=None):
         if not self.joined:
@@ -261,10 +266,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if kind == "chat.send":
             return await self.chat(message.get("data"))
         if kind == "resync":
-            snapshot = await snapshot_cache.get(self.stream_id)
-            if snapshot is not None:
-                now = max(ticker.totals.get(self.stream_id, 0), ticker.sockets[self.stream_id])
-                await self.send(text_data=_snapshot_frame(snapshot, viewers=now))
+            frame = await snapshot_frame(self.stream_id)
+            if frame is not None:
+                await self.send(text_data=frame)
             return None
         if kind in HOST_ONLY:
             return await self.error("forbidden", "Hosts change the live from the studio.")
@@ -299,9 +303,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps({"type": "error", "data": data}))
 
 
-def _snapshot_frame(snapshot: dict, *, viewers: int) -> str:
-    data = {**snapshot, "viewers": {**snapshot["viewers"], "now": viewers}}
-    return json.dumps({"type": "snapshot", "seq": data["seq"], "data": data}, separators=(",", ":"))
+async def snapshot_frame(stream_id: int) -> str | None:
+    """The snapshot frame for a viewer of this live, with the live's viewer count as of
+    the last tick (or this process's own sockets if there was none yet); None when the
+    live does not exist or has ended."""
+    return await snapshot_cache.frame(stream_id)
 
 
 def _open_stream(stream_id: int) -> Stream | None:

@@ -2,19 +2,14 @@
 
 It runs after the surrounding transaction commits (a rolled-back pin or an unpaid order is
 never announced), stamps the live's next seq, serializes the envelope once and hands it to
-the channel layer's group of the live. A Redis outage loses the event, not the request:
-clients that see a gap in seq resync from the snapshot.
-
-From sync code the group send runs on an event loop: the ASGI server's own when the caller
-is a request of the server (asgiref hands it over), else, with Redis, one publishing loop
-per process that lives as long as the process. asgiref's fallback would make a new loop
-for each call, and channels-redis a new connection for each loop, which cost more than
-the send (a Celery task, a batch of gifts).
+the fan-out (streams.fanout): one Redis message to every process watching the live, which
+writes it to its own viewers' sockets. A Redis outage loses the event, not the request:
+clients that see a gap in seq resync from the snapshot, and the processes send their
+viewers a snapshot once they are subscribed again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -22,14 +17,11 @@ import queue
 import threading
 from typing import Any
 
-from asgiref.sync import SyncToAsync, async_to_sync
-from channels import DEFAULT_CHANNEL_LAYER
-from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import realtime
+from . import fanout, realtime
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +41,6 @@ EVENT_TYPES = {
 }
 
 
-def group_name(stream_id: int) -> str:
-    return f"live.{stream_id}"
-
-
 def envelope(stream_id: int, type: str, data: dict[str, Any], *, seq: int | None = None) -> str:
     return json.dumps(
         {
@@ -65,50 +53,19 @@ def envelope(stream_id: int, type: str, data: dict[str, Any], *, seq: int | None
     )
 
 
-SEND_TIMEOUT = 5  # seconds a sync caller waits for the channel layer
-
-_publisher: tuple[int, asyncio.AbstractEventLoop, Any] | None = None
-_publisher_lock = threading.Lock()
-
-
-def _publishing() -> tuple[asyncio.AbstractEventLoop, Any]:
-    """This process's publishing loop and its own channel layer (whose connections belong
-    to that loop alone), started on first use, again after a fork: a loop's thread does
-    not survive it."""
-    global _publisher
-    with _publisher_lock:
-        if _publisher is None or _publisher[0] != os.getpid():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="live-publisher", daemon=True).start()
-            _publisher = (os.getpid(), loop, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
-        return _publisher[1], _publisher[2]
-
-
-def _group_send(group: str, message: dict) -> None:
-    in_server = getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid()
-    if in_server or not settings.REDIS_URL:
-        # The in-memory layer's queues belong to the server's loop: never another one.
-        async_to_sync(get_channel_layer().group_send)(group, message)
-        return
-    loop, layer = _publishing()
-    asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(
-        timeout=SEND_TIMEOUT
-    )
-
-
 def send_now(stream_id: int, type: str, data: dict[str, Any]) -> None:
     """Send immediately (no transaction to wait for). Never raises: a live update that
     cannot be delivered must not fail the page, the order or the gift that caused it."""
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown live event type {type!r}")
     try:
-        text = envelope(stream_id, type, data)
-        _group_send(group_name(stream_id), {"type": "live.event", "text": text})
+        fanout.publish(stream_id, [envelope(stream_id, type, data)])
     except Exception:
         log.warning("live event %s for stream %s not delivered", type, stream_id, exc_info=True)
 
 
 _outbox: tuple[int, queue.SimpleQueue] | None = None
+_outbox_lock = threading.Lock()
 
 
 def _outbox_queue() -> queue.SimpleQueue:
@@ -116,7 +73,7 @@ def _outbox_queue() -> queue.SimpleQueue:
     order they were handed over by one thread of their own (started on first use, again
     after a fork)."""
     global _outbox
-    with _publisher_lock:
+    with _outbox_lock:
         if _outbox is None or _outbox[0] != os.getpid():
             outbox: queue.SimpleQueue = queue.SimpleQueue()
             threading.Thread(
@@ -134,11 +91,11 @@ def _send_from(outbox: queue.SimpleQueue) -> None:
 
 def send_many(stream_id: int, type: str, items: list[dict[str, Any]], *, wait: bool = True) -> None:
     """send_now for many events of one type to one live, in order: their seqs taken in one
-    round trip, and one message through the channel layer that each viewer's consumer
-    unpacks into one frame per event (live.events). Never raises.
+    round trip, and one message to the processes watching, which write one frame per event
+    to each viewer. Never raises.
 
-    wait=False hands them to the process's outbox and returns at once (with Redis; the
-    in-memory layer belongs to the server's loop, so there it sends before returning):
+    wait=False hands them to the process's outbox and returns at once (with Redis; without
+    it the hand-over to the local viewers does not wait anyway):
     whoever batches sends of a hot live goes on with the next batch while this one's
     events go out, each handed-over list in turn, in the order handed over. Events still
     in the outbox when the process ends are lost, as an event is when Redis is down."""
@@ -158,15 +115,9 @@ def _send_many(stream_id: int, type: str, items: list[dict[str, Any]]) -> None:
         texts = [
             envelope(stream_id, type, data, seq=seq) for seq, data in zip(seqs, items, strict=True)
         ]
-
-        _group_send(group_name(stream_id), {"type": "live.events", "texts": texts})
+        fanout.publish(stream_id, texts)
     except Exception:
         log.warning("%d live events %s for stream %s not delivered", len(items), type, stream_id)
-
-
-def user_group_name(user_id: int) -> str:
-    """Every live socket of one signed-in user, whichever live it watches."""
-    return f"user.{user_id}"
 
 
 def user_sign_out(user_id: int) -> None:
@@ -176,7 +127,7 @@ def user_sign_out(user_id: int) -> None:
 
     def close() -> None:
         try:
-            _group_send(user_group_name(user_id), {"type": "user.signed_out"})
+            fanout.sign_out(user_id)
         except Exception:
             log.warning("sockets of user %s not closed", user_id, exc_info=True)
 
@@ -198,8 +149,6 @@ async def asend_now(stream_id: int, type: str, data: dict[str, Any]) -> None:
 
     try:
         text = await sync_to_async(envelope, thread_sensitive=False)(stream_id, type, data)
-        await get_channel_layer().group_send(
-            group_name(stream_id), {"type": "live.event", "text": text}
-        )
+        await fanout.apublish(stream_id, [text])
     except Exception:
         log.warning("live event %s for stream %s not delivered", type, stream_id, exc_info=True)

@@ -1,6 +1,9 @@
 """Personas, shared fixtures and the invariants checked after every test."""
 
+import asyncio
+import json
 import os
+import queue
 import socket
 import threading
 import time
@@ -161,3 +164,63 @@ def browser_type_launch_args(browser_type_launch_args):
         "executable_path": executable,
         "args": ["--no-sandbox", "--disable-dev-shm-usage"],
     }
+
+
+class LiveWatcher:
+    """A viewer of a live for synchronous tests: a fan-out hub on an event loop of its own
+    (a thread), as a server process has, with one viewer whose socket is a queue. It gets
+    what a socket would: every event published to the live, through Redis when the tests
+    run with it."""
+
+    def __init__(self, stream_id: int):
+        self.stream_id = stream_id
+        self.frames: queue.Queue = queue.Queue()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+        async def send(message):
+            self.frames.put(message["text"])
+
+        from streams import fanout
+
+        self.viewer = fanout.Viewer(send)
+        self._run(self._join())
+
+    async def _join(self):
+        from streams import fanout
+
+        self.hub = fanout.hub()
+        await self.hub.join(self.stream_id, self.viewer)
+
+    def _run(self, coro, timeout=10):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=timeout)
+
+    def received(self, timeout=5) -> dict:
+        """The next event, as the viewer's socket would get it."""
+        return json.loads(self.frames.get(timeout=timeout))
+
+    def close(self):
+        async def leave():
+            self.hub.leave(self.stream_id, self.viewer)
+            await self.hub.close()
+
+        self._run(leave())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+
+@pytest.fixture
+def watch_live():
+    """watch_live(stream_id) -> a LiveWatcher, closed after the test."""
+    watchers = []
+
+    def watch(stream_id: int) -> LiveWatcher:
+        watcher = LiveWatcher(stream_id)
+        watchers.append(watcher)
+        return watcher
+
+    yield watch
+    for watcher in watchers:
+        watcher.close()

@@ -1,11 +1,7 @@
 """Sending a gift in a live: the coins leave the wallet, the host earns their share, the
 platform the rest, one balanced ledger transaction, and gift.sent to everyone watching."""
 
-import json
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -22,7 +18,6 @@ from gifting.models import GiftSend, GiftTotal
 from payments.ledger import account_balance
 from payments.ledger_models import LedgerAccount, LedgerTransaction
 from streams import services as streams_services
-from streams.events import group_name
 from tests.gifting.conftest import give_coins
 
 
@@ -210,22 +205,9 @@ def test_a_viewer_without_a_wallet_has_no_coins(viewer, live, gifts):
 
 
 @pytest.fixture
-def watching(live):
-    """A channel in the live's group, as a viewer's socket is: the events it receives."""
-    layer = get_channel_layer()
-    if hasattr(layer, "flush"):
-        async_to_sync(layer.flush)()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group_name(live.pk), channel)
-
-    def received():
-        message = async_to_sync(layer.receive)(channel)
-        # Gifts are published in batches (live.events): here, a batch of one.
-        (text,) = message["texts"] if "texts" in message else [message["text"]]
-        return json.loads(text)
-
-    yield received
-    async_to_sync(layer.group_discard)(group_name(live.pk), channel)
+def watching(live, watch_live):
+    """A viewer of the live: the events its socket receives, one at a time."""
+    return watch_live(live.pk).received
 
 
 def test_gift_sent_reaches_the_live_after_commit(

@@ -1,15 +1,10 @@
 """The live's top gifters: five senders by coins sent in this live, shown on the live page
 to everyone and kept current by the leaderboard that gift.sent carries."""
 
-import json
-
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from gifting import selectors
 from gifting.models import Gift
-from streams.events import group_name
 from tests.factories import UserFactory
 from tests.gifting.conftest import give_coins, go_live
 from tests.gifting.test_gifts import send
@@ -149,22 +144,9 @@ def test_the_live_page_loads_the_block_for_signed_out_viewers(client, live):
 
 
 @pytest.fixture
-def watching(live):
-    """A channel in the live's group, as a viewer's socket is: the events it receives."""
-    layer = get_channel_layer()
-    if hasattr(layer, "flush"):
-        async_to_sync(layer.flush)()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group_name(live.pk), channel)
-
-    def received():
-        message = async_to_sync(layer.receive)(channel)
-        # Gifts are published in batches (live.events): here, a batch of one.
-        (text,) = message["texts"] if "texts" in message else [message["text"]]
-        return json.loads(text)
-
-    yield received
-    async_to_sync(layer.group_discard)(group_name(live.pk), channel)
+def watching(live, watch_live):
+    """A viewer of the live: the events its socket receives, one at a time."""
+    return watch_live(live.pk).received
 
 
 def test_gift_sent_carries_the_leaderboard_with_this_gift_counted(

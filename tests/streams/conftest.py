@@ -8,20 +8,23 @@ from django.test import Client
 from django.utils import timezone
 
 from config.asgi import application
-from streams import realtime, services
+from streams import fanout, realtime, services
 from streams.consumers import snapshot_cache, ticker
 from tests.factories import ShopFactory, UserFactory, make_product
 
 
 @pytest.fixture(autouse=True)
 def _fresh_live_state():
-    """Each test starts every live from seq 0 with no viewers and an empty channel layer."""
+    """Each test starts every live from seq 0 with no viewers, no fan-out hubs and an empty
+    channel layer."""
     realtime.reset_local_state()
     ticker.reset()
     snapshot_cache.reset()
+    fanout.reset()
     yield
     ticker.reset()
     snapshot_cache.reset()
+    fanout.reset()
 
 
 @pytest.fixture

@@ -1,0 +1,439 @@
+"""Live fan-out: each event reaches every viewer of a live with one Redis message per
+process, and one write per local socket.
+
+A process (an ASGI worker) holds a Hub per event loop. Viewers of a live on this process
+form a Room; the hub subscribes to the live's Redis channel when the room's first viewer
+joins and unsubscribes a while after its last one leaves. A published event is
+serialized once (streams.events), published once, received once per process, and written
+to each local socket by calling the server's send for it directly: no channel layer, no
+consumer dispatch, no task per viewer while the viewer keeps up.
+
+A viewer that does not keep up (the server's send would wait for its socket to drain)
+gets its frames queued, up to BACKLOG_FRAMES; past that it is cut off with 4408, and on
+reconnecting it starts again from a snapshot. The others never wait for it.
+
+When the subscription is lost (Redis restarted, the connection dropped), sockets stay
+open; the hub reconnects with backoff, subscribes again, and sends every local viewer a
+fresh snapshot, since events published meanwhile reached nobody.
+
+Without Redis (the embedded default: one process) events are handed to the hubs of this
+process directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import weakref
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.conf import settings
+
+from . import realtime
+
+log = logging.getLogger(__name__)
+
+# Several events published as one message (a batch of gifts): JSON text never holds this
+# control character unescaped.
+SEPARATOR = "\x1e"
+BACKLOG_FRAMES = 256  # frames queued for a viewer that does not keep up, then cut off
+CUT_OFF_CODE = 4408  # "too slow": the client reconnects and takes a snapshot
+UNSUBSCRIBE_AFTER = 30.0  # seconds a live's empty room keeps its subscription
+RECONNECT_MAX = 5.0  # seconds between attempts to subscribe again, at most
+CONTROL = "control"  # the channel every hub listens to: sign-outs
+
+
+def channel(stream_id: int | str) -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX") or "tapbuy"
+    return f"{prefix}:fanout:{stream_id}"
+
+
+def raw_send(send: Callable) -> Callable:
+    """The server's own send under Channels' session middleware, whose wrapper only acts
+    on messages that set cookies, never on websocket.send: one call less per frame."""
+    owner = getattr(send, "__self__", None)
+    while owner is not None and callable(getattr(owner, "real_send", None)):
+        send = owner.real_send
+        owner = getattr(send, "__self__", None)
+    return send
+
+
+class Viewer:
+    """One socket of a live on this process."""
+
+    __slots__ = ("send", "user_id", "on_cut", "backlog", "closed", "__weakref__")
+
+    def __init__(
+        self,
+        send: Callable[[dict], Awaitable[None]],
+        *,
+        user_id: int | None = None,
+        on_cut: Callable[[int], Any] | None = None,
+    ):
+        self.send = send
+        self.user_id = user_id
+        self.on_cut = on_cut
+        self.backlog: deque | None = None  # not None while a send waits for the socket
+        self.closed = False
+
+    def write(self, text: str) -> bool:
+        """Hand a frame to the socket; False once the viewer is gone or cut off."""
+        if self.closed:
+            return False
+        if self.backlog is not None:
+            if len(self.backlog) >= BACKLOG_FRAMES:
+                self.cut(CUT_OFF_CODE)
+                return False
+            self.backlog.append(text)
+            return True
+        # Run the server's send until it would wait. A socket that keeps up is written at
+        # once (uvicorn's send writes to the transport and returns without suspending):
+        # no task, no scheduling. Only a socket that is behind gets a task, which
+        # finishes that send and then the frames queued meanwhile.
+        coro = self.send({"type": "websocket.send", "text": text})
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return True
+        except Exception:
+            self.closed = True  # the client went away
+            return False
+        self.backlog = deque()
+        asyncio.get_running_loop().create_task(self._catch_up(coro, waiting))
+        return True
+
+    async def _catch_up(self, coro, waiting) -> None:
+        try:
+            await _finish(coro, waiting)
+            while self.backlog and not self.closed:
+                await self.send({"type": "websocket.send", "text": self.backlog.popleft()})
+        except Exception:
+            self.closed = True
+        finally:
+            self.backlog = None
+
+    def cut(self, code: int) -> None:
+        """Stop writing to this socket and ask its consumer to close it."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.backlog is not None:
+            self.backlog.clear()
+        if self.on_cut is not None:
+            self.on_cut(code)
+
+
+async def _finish(coro, waiting) -> None:
+    """Drive a coroutine that was started by hand and is suspended on `waiting` (what its
+    innermost await yielded: a future, or None for a bare yield) to its end."""
+    while True:
+        if waiting is None:
+            await asyncio.sleep(0)
+        else:
+            waiting._asyncio_future_blocking = False
+            try:
+                await asyncio.wait([waiting])
+            except asyncio.CancelledError:
+                coro.close()
+                raise
+        try:
+            waiting = coro.send(None)
+        except StopIteration:
+            return
+
+
+class Room:
+    __slots__ = ("viewers", "subscribed", "idle_since")
+
+    def __init__(self):
+        self.viewers: set[Viewer] = set()
+        self.subscribed: asyncio.Future | None = None
+        self.idle_since: float | None = None
+
+
+Snapshotter = Callable[[int], Awaitable[str | None]]
+
+
+class Hub:
+    """This process's viewers by live, and its subscription to their events."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.rooms: dict[int, Room] = {}
+        self.users: dict[int, weakref.WeakSet] = {}
+        self.snapshotter: Snapshotter | None = None  # set by the consumer's module
+        self._pubsub = None
+        self._reader: asyncio.Task | None = None
+        self._janitor: asyncio.Task | None = None
+        self._wanted = asyncio.Event()  # set while there is something to listen to
+
+    # --- viewers ------------------------------------------------------------------------
+
+    async def join(self, stream_id: int, viewer: Viewer) -> None:
+        """Add a viewer; the first of a live waits until the live's events reach this
+        process (so that nothing published after its snapshot is missed). With Redis
+        down it joins anyway: the hub subscribes when Redis is back and then sends a
+        snapshot."""
+        room = self.rooms.get(stream_id)
+        if room is None:
+            room = self.rooms[stream_id] = Room()
+        room.viewers.add(viewer)
+        room.idle_since = None
+        if viewer.user_id is not None:
+            self.users.setdefault(viewer.user_id, weakref.WeakSet()).add(viewer)
+        if not realtime.use_redis():
+            return
+        self._start()
+        if room.subscribed is None:
+            room.subscribed = self.loop.create_future()
+            self._wanted.set()
+            await self._subscribe([stream_id])
+        if not room.subscribed.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(room.subscribed), timeout=2)
+            except TimeoutError:
+                log.warning("live %s: joined before its events could be received", stream_id)
+
+    def leave(self, stream_id: int, viewer: Viewer) -> None:
+        viewer.closed = True
+        room = self.rooms.get(stream_id)
+        if room is not None:
+            room.viewers.discard(viewer)
+            if not room.viewers:
+                room.idle_since = self.loop.time()
+        if viewer.user_id is not None:
+            viewers = self.users.get(viewer.user_id)
+            if viewers is not None:
+                viewers.discard(viewer)
+                if not viewers:
+                    del self.users[viewer.user_id]
+
+    def viewers(self, stream_id: int) -> int:
+        room = self.rooms.get(stream_id)
+        return len(room.viewers) if room else 0
+
+    # --- delivery -------------------------------------------------------------------------
+
+    def deliver(self, stream_id: int, payload: str) -> None:
+        """Write one published message (one event, or several joined by SEPARATOR) to
+        every local viewer of the live, in order."""
+        room = self.rooms.get(stream_id)
+        if room is None or not room.viewers:
+            return
+        texts = payload.split(SEPARATOR) if SEPARATOR in payload else (payload,)
+        gone = []
+        for viewer in room.viewers:
+            for text in texts:
+                if not viewer.write(text):
+                    gone.append(viewer)
+                    break
+        for viewer in gone:
+            room.viewers.discard(viewer)
+
+    def control(self, payload: str) -> None:
+        kind, _, value = payload.partition(":")
+        if kind == "signout":
+            for viewer in list(self.users.get(int(value), ())):
+                viewer.cut(4401)
+
+    # --- Redis ------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = self.loop.create_task(self._read())
+        if self._janitor is None or self._janitor.done():
+            self._janitor = self.loop.create_task(self._sweep())
+
+    async def _connect(self):
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL,
+            socket_connect_timeout=1,
+            socket_timeout=None,  # an idle live is not an error
+            socket_keepalive=True,
+            health_check_interval=10,
+        )
+        pubsub = client.pubsub(ignore_subscribe_messages=False)
+        await pubsub.subscribe(channel(CONTROL))
+        return pubsub
+
+    async def _subscribe(self, stream_ids: list[int]) -> None:
+        if self._pubsub is None or not stream_ids:
+            return  # the reader subscribes to every room once it is connected
+        try:
+            await self._pubsub.subscribe(*(channel(pk) for pk in stream_ids))
+        except Exception:
+            log.warning("subscribing to lives %s failed", stream_ids, exc_info=True)
+
+    async def _read(self) -> None:
+        """Receive every subscribed live's events, forever: connect, subscribe to every
+        room, read; on a lost connection, again with backoff."""
+        delay = 0.2
+        lost = False
+        while True:
+            try:
+                self._pubsub = await self._connect()
+                rooms = list(self.rooms)
+                for stream_id in rooms:
+                    room = self.rooms[stream_id]
+                    if room.subscribed is None or room.subscribed.done():
+                        room.subscribed = self.loop.create_future()
+                if rooms:
+                    await self._pubsub.subscribe(*(channel(pk) for pk in rooms))
+                if lost:
+                    log.info("live fan-out: connected again, %d lives", len(rooms))
+                    self.loop.create_task(self._resync(rooms))
+                delay, lost = 0.2, False
+                while True:
+                    # A timeout now and then lets the client check the connection's health
+                    # (health_check_interval) on a quiet live.
+                    message = await self._pubsub.get_message(timeout=5.0)
+                    if message is not None:
+                        self._handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if not lost:
+                    log.warning("live fan-out: lost the subscription", exc_info=True)
+                lost = True
+                pubsub, self._pubsub = self._pubsub, None
+                await _close_quietly(pubsub)
+                await asyncio.sleep(delay)
+                delay = min(RECONNECT_MAX, delay * 2)
+
+    def _handle(self, message: dict) -> None:
+        name = message["channel"].decode()
+        key = name.rpartition(":")[2]
+        kind = message["type"]
+        if kind == "message":
+            payload = message["data"].decode()
+            if key == CONTROL:
+                self.control(payload)
+            else:
+                self.deliver(int(key), payload)
+        elif kind == "subscribe" and key != CONTROL:
+            room = self.rooms.get(int(key))
+            if room is not None and room.subscribed is not None and not room.subscribed.done():
+                room.subscribed.set_result(True)
+
+    async def _resync(self, stream_ids: list[int]) -> None:
+        """Events published while the subscription was down reached nobody here: send the
+        lives' viewers a snapshot, as a viewer that saw a gap would ask for."""
+        if self.snapshotter is None:
+            return
+        for stream_id in stream_ids:
+            try:
+                frame = await self.snapshotter(stream_id)
+            except Exception:
+                log.warning("live %s: no snapshot after reconnecting", stream_id, exc_info=True)
+                continue
+            if frame is not None:
+                self.deliver(stream_id, frame)
+
+    async def _sweep(self) -> None:
+        """Unsubscribe from lives whose room has been empty for UNSUBSCRIBE_AFTER."""
+        while True:
+            await asyncio.sleep(min(UNSUBSCRIBE_AFTER, 5.0))
+            now = self.loop.time()
+            idle = [
+                pk
+                for pk, room in self.rooms.items()
+                if not room.viewers
+                and room.idle_since is not None
+                and now - room.idle_since >= UNSUBSCRIBE_AFTER
+            ]
+            for pk in idle:
+                del self.rooms[pk]
+            if idle and self._pubsub is not None:
+                try:
+                    await self._pubsub.unsubscribe(*(channel(pk) for pk in idle))
+                except Exception:
+                    log.warning("unsubscribing from lives %s failed", idle, exc_info=True)
+
+    async def close(self) -> None:
+        for task in (self._reader, self._janitor):
+            if task is not None:
+                task.cancel()
+        pubsub, self._pubsub = self._pubsub, None
+        await _close_quietly(pubsub)
+
+
+async def _close_quietly(pubsub) -> None:
+    """Close a subscription that may have lost its connection already."""
+    if pubsub is None:
+        return
+    try:
+        await pubsub.aclose()
+    except Exception:
+        log.debug("closing a lost subscription", exc_info=True)
+
+
+_hubs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_hubs_lock = threading.Lock()
+
+
+def hub() -> Hub:
+    """The hub of the running event loop (a server process has one loop; tests more)."""
+    loop = asyncio.get_running_loop()
+    with _hubs_lock:
+        found = _hubs.get(loop)
+        if found is None:
+            found = _hubs[loop] = Hub(loop)
+        return found
+
+
+def hubs() -> list[Hub]:
+    with _hubs_lock:
+        return list(_hubs.values())
+
+
+# --- publishing (streams.events calls these) -----------------------------------------------
+
+
+def publish(stream_id: int, texts: list[str]) -> None:
+    """Send serialized events of a live to every process watching it. Raises when Redis
+    cannot be reached (the caller logs it: the event is lost, clients resync)."""
+    payload = SEPARATOR.join(texts)
+    if realtime.use_redis():
+        realtime.sync_redis().publish(channel(stream_id), payload)
+        return
+    _hand_over(lambda found: found.deliver(stream_id, payload))
+
+
+async def apublish(stream_id: int, texts: list[str]) -> None:
+    payload = SEPARATOR.join(texts)
+    if realtime.use_redis():
+        await realtime.async_redis().publish(channel(stream_id), payload)
+        return
+    _hand_over(lambda found: found.deliver(stream_id, payload))
+
+
+def sign_out(user_id: int) -> None:
+    """Close every live socket of this user, on every process."""
+    if realtime.use_redis():
+        realtime.sync_redis().publish(channel(CONTROL), f"signout:{user_id}")
+        return
+    _hand_over(lambda found: found.control(f"signout:{user_id}"))
+
+
+def _hand_over(call: Callable[[Hub], None]) -> None:
+    """The embedded default: run call on each hub of this process, on its own loop."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    for found in hubs():
+        if found.loop is running:
+            call(found)
+        elif not found.loop.is_closed():
+            found.loop.call_soon_threadsafe(call, found)
+
+
+def reset() -> None:
+    """Forget every hub (tests start each from zero); their tasks end with their loops."""
+    with _hubs_lock:
+        _hubs.clear()
