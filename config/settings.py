@@ -158,7 +158,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_PREFIX", default="tapbuy"),
         }
@@ -347,6 +347,12 @@ RTMP_HOOK_ALLOWED_NETS = env.list(
     "RTMP_HOOK_ALLOWED_NETS",
     default=["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
 )
+
+# Live fan-out (streams.fanout): frames queued for a viewer whose socket does not keep up
+# before it is cut off (it reconnects and starts from a snapshot), and how long a process
+# keeps its subscription to a live after its last viewer there left.
+LIVE_FANOUT_BACKLOG_FRAMES = env.int("LIVE_FANOUT_BACKLOG_FRAMES", default=256)
+LIVE_FANOUT_UNSUBSCRIBE_AFTER = env.float("LIVE_FANOUT_UNSUBSCRIBE_AFTER", default=30.0)
 
 # --- Payments ---------------------------------------------------------------------------------
 PAYMENTS_PROVIDER = env.str("PAYMENTS_PROVIDER", default="simulated")

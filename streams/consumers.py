@@ -149,12 +149,17 @@ class LiveTicker:
     async def _run(self, stream_id: int) -> None:
         # Keeps ticking while this process has viewers of the live, plus one last tick to
         # report zero.
+        failing = False
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
                 await self.tick(stream_id)
+                failing = False
             except Exception:
-                log.warning("live tick for stream %s failed", stream_id, exc_info=True)
+                # Once per outage, not every second of it (Redis down: the counts pause).
+                if not failing:
+                    log.warning("live tick for stream %s failed", stream_id, exc_info=True)
+                failing = True
             if self.sockets[stream_id] == 0:
                 self.tasks.pop(stream_id, None)
                 return

@@ -9,8 +9,8 @@ to each local socket by calling the server's send for it directly: no channel la
 consumer dispatch, no task per viewer while the viewer keeps up.
 
 A viewer that does not keep up (the server's send would wait for its socket to drain)
-gets its frames queued, up to BACKLOG_FRAMES; past that it is cut off with 4408, and on
-reconnecting it starts again from a snapshot. The others never wait for it.
+gets its frames queued, up to LIVE_FANOUT_BACKLOG_FRAMES; past that it is cut off with
+4408, and on reconnecting it starts again from a snapshot. The others never wait for it.
 
 When the subscription is lost (Redis restarted, the connection dropped), sockets stay
 open; the hub reconnects with backoff, subscribes again, and sends every local viewer a
@@ -39,9 +39,7 @@ log = logging.getLogger(__name__)
 # Several events published as one message (a batch of gifts): JSON text never holds this
 # control character unescaped.
 SEPARATOR = "\x1e"
-BACKLOG_FRAMES = 256  # frames queued for a viewer that does not keep up, then cut off
 CUT_OFF_CODE = 4408  # "too slow": the client reconnects and takes a snapshot
-UNSUBSCRIBE_AFTER = 30.0  # seconds a live's empty room keeps its subscription
 RECONNECT_MAX = 5.0  # seconds between attempts to subscribe again, at most
 CONTROL = "control"  # the channel every hub listens to: sign-outs
 
@@ -84,7 +82,7 @@ class Viewer:
         if self.closed:
             return False
         if self.backlog is not None:
-            if len(self.backlog) >= BACKLOG_FRAMES:
+            if len(self.backlog) >= settings.LIVE_FANOUT_BACKLOG_FRAMES:
                 self.cut(CUT_OFF_CODE)
                 return False
             self.backlog.append(text)
@@ -184,9 +182,12 @@ class Hub:
         room.idle_since = None
         if viewer.user_id is not None:
             self.users.setdefault(viewer.user_id, weakref.WeakSet()).add(viewer)
+        if self._janitor is None or self._janitor.done():
+            self._janitor = self.loop.create_task(self._sweep())
         if not realtime.use_redis():
             return
-        self._start()
+        if self._reader is None or self._reader.done():
+            self._reader = self.loop.create_task(self._read())
         if room.subscribed is None:
             room.subscribed = self.loop.create_future()
             self._wanted.set()
@@ -240,12 +241,6 @@ class Hub:
                 viewer.cut(4401)
 
     # --- Redis ------------------------------------------------------------------------------
-
-    def _start(self) -> None:
-        if self._reader is None or self._reader.done():
-            self._reader = self.loop.create_task(self._read())
-        if self._janitor is None or self._janitor.done():
-            self._janitor = self.loop.create_task(self._sweep())
 
     async def _connect(self):
         import redis.asyncio as aioredis
@@ -335,16 +330,18 @@ class Hub:
                 self.deliver(stream_id, frame)
 
     async def _sweep(self) -> None:
-        """Unsubscribe from lives whose room has been empty for UNSUBSCRIBE_AFTER."""
+        """Unsubscribe from lives whose room has been empty for a while
+        (LIVE_FANOUT_UNSUBSCRIBE_AFTER): a viewer reloading the page finds it still there."""
+        after = settings.LIVE_FANOUT_UNSUBSCRIBE_AFTER
         while True:
-            await asyncio.sleep(min(UNSUBSCRIBE_AFTER, 5.0))
+            await asyncio.sleep(min(after, 5.0))
             now = self.loop.time()
             idle = [
                 pk
                 for pk, room in self.rooms.items()
                 if not room.viewers
                 and room.idle_since is not None
-                and now - room.idle_since >= UNSUBSCRIBE_AFTER
+                and now - room.idle_since >= after
             ]
             for pk in idle:
                 del self.rooms[pk]

@@ -9,6 +9,7 @@ peak viewers are also written to the database.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import threading
 import time
@@ -17,6 +18,8 @@ import weakref
 from collections import defaultdict
 
 from django.conf import settings
+
+log = logging.getLogger(__name__)
 
 # A process's identity in the shared viewer table: several uvicorn workers on one machine
 # each count their own sockets.
@@ -84,21 +87,42 @@ def use_redis() -> bool:
 # --- seq ------------------------------------------------------------------------------------
 
 
+# With Redis, a live's counter starts from the clock in microseconds when it is new or was
+# lost (Redis restarted empty): always above every seq the live had before, so viewers
+# that stayed connected never take new events for ones they have seen. It then grows by
+# one per event (a million a second would be needed to outrun the clock).
+_NEXT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
+return redis.call('INCRBY', KEYS[1], ARGV[2])
+"""
+
+
+_script = None
+
+
+def _next_script():
+    """The counter's script, sent once and run by its hash (loaded again by redis-py if
+    a restarted Redis no longer has it)."""
+    global _script
+    if _script is None:
+        _script = sync_redis().register_script(_NEXT)
+    return _script
+
+
+def _floor() -> int:
+    return time.time_ns() // 1000
+
+
 def next_seq(stream_id: int) -> int:
     """The next event number of a live, the same for every process."""
-    if use_redis():
-        return int(sync_redis().incr(_key(stream_id, "seq")))
-    with _local.lock:
-        value = next(_local.seq[stream_id])
-        _local.current[stream_id] = value
-        return value
+    return next_seqs(stream_id, 1)[0]
 
 
 def next_seqs(stream_id: int, count: int) -> range:
     """The live's next `count` event numbers at once, in one round trip (a batch of gifts
     publishes one event each)."""
     if use_redis():
-        last = int(sync_redis().incrby(_key(stream_id, "seq"), count))
+        last = int(_next_script()(keys=[_key(stream_id, "seq")], args=[_floor(), count]))
         return range(last - count + 1, last + 1)
     with _local.lock:
         numbers = [next(_local.seq[stream_id]) for _ in range(count)]
@@ -106,18 +130,56 @@ def next_seqs(stream_id: int, count: int) -> range:
         return range(numbers[0], numbers[-1] + 1)
 
 
+# Readers for pages and snapshots carry on without Redis: a page must render, a viewer
+# must get a snapshot. After a failure they skip Redis for a moment instead of waiting
+# for its connect timeout on every call.
+OUTAGE_PAUSE = 2.0
+_redis_failed_at = 0.0
+
+
+def _redis_usable() -> bool:
+    return time.monotonic() - _redis_failed_at > OUTAGE_PAUSE
+
+
+def _redis_failed() -> None:
+    global _redis_failed_at
+    if _redis_usable():
+        log.warning("Redis unreachable: live counters read as 0 for now", exc_info=True)
+    _redis_failed_at = time.monotonic()
+
+
 def current_seq(stream_id: int) -> int:
+    """The live's last seq (0 when Redis cannot say: a snapshot at seq 0 makes its viewer
+    take whatever comes next, and resync on the first gap)."""
     if use_redis():
-        value = sync_redis().get(_key(stream_id, "seq"))
-        return int(value or 0)
+        if not _redis_usable():
+            return 0
+        try:
+            pipe = sync_redis().pipeline(transaction=False)
+            pipe.set(_key(stream_id, "seq"), _floor(), nx=True)
+            pipe.get(_key(stream_id, "seq"))
+            value = pipe.execute()[1]
+        except Exception:
+            _redis_failed()
+            return 0
+        return int(value)
     return _local.current[stream_id]
 
 
 async def acurrent_seq(stream_id: int) -> int:
     """current_seq for code on the event loop."""
     if use_redis():
-        value = await async_redis().get(_key(stream_id, "seq"))
-        return int(value or 0)
+        if not _redis_usable():
+            return 0
+        try:
+            pipe = async_redis().pipeline(transaction=False)
+            pipe.set(_key(stream_id, "seq"), _floor(), nx=True)
+            pipe.get(_key(stream_id, "seq"))
+            value = (await pipe.execute())[1]
+        except Exception:
+            _redis_failed()
+            return 0
+        return int(value)
     return _local.current[stream_id]
 
 
@@ -207,8 +269,15 @@ def viewers_total(stream_id: int) -> int:
     """The live's viewer count for synchronous readers (the snapshot API, pages)."""
     now = time.time()
     if use_redis():
+        if not _redis_usable():
+            return 0
+        try:
+            table = sync_redis().hgetall(_key(stream_id, "viewers"))
+        except Exception:
+            _redis_failed()
+            return 0
         total = 0
-        for value in sync_redis().hgetall(_key(stream_id, "viewers")).values():
+        for value in table.values():
             count, _, stamp = value.decode().partition(":")
             if now - float(stamp) <= VIEWER_TTL:
                 total += int(count)

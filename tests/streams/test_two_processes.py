@@ -38,9 +38,9 @@ def _server_env() -> dict:
     }
 
 
-@pytest.fixture
-def two_servers():
-    ports = [free_port(), free_port()]
+def start_servers(count: int, **env) -> tuple[list[int], list[subprocess.Popen]]:
+    """ASGI server processes on free ports, started and answering /healthz."""
+    ports = [free_port() for _ in range(count)]
     servers = [
         subprocess.Popen(
             [
@@ -56,7 +56,7 @@ def two_servers():
                 "warning",
             ],
             cwd=ROOT,
-            env=_server_env(),
+            env={**_server_env(), **env},
         )
         for port in ports
     ]
@@ -70,12 +70,24 @@ def two_servers():
                 except OSError:
                     assert time.monotonic() < deadline, "a server did not start"
                     time.sleep(0.2)
-        yield ports
-    finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=10)
+    except BaseException:
+        stop(servers)
+        raise
+    return ports, servers
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def two_servers():
+    ports, servers = start_servers(2)
+    yield ports
+    stop(servers)
 
 
 def test_viewers_on_two_processes_get_the_same_events_and_counts(two_servers, live, products):
@@ -134,3 +146,168 @@ def test_viewers_on_two_processes_get_the_same_events_and_counts(two_servers, li
     # Each process counts its own socket; both viewers are told the total.
     assert 2 in counts[0] and 2 in counts[1]
     assert all(n <= 2 for n in counts[0] + counts[1])
+
+
+@pytest.fixture
+def own_redis():
+    """A Redis of this test's own on a free port, which the test may stop and start."""
+    import shutil
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("needs the redis-server program")
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no"]
+
+    class OwnRedis:
+        url = f"redis://127.0.0.1:{port}/0"
+        process = None
+
+        def start(self):
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            import redis
+
+            while True:
+                try:
+                    redis.Redis.from_url(self.url).ping()
+                    return
+                except redis.ConnectionError:
+                    assert time.monotonic() < deadline, "redis-server did not start"
+                    time.sleep(0.1)
+
+        def stop(self):
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    own = OwnRedis()
+    own.start()
+    yield own
+    if own.process.poll() is None:
+        own.stop()
+
+
+def _api(port, token, path, body=None):
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method="POST" if body is not None else "GET",
+        headers={"Content-Type": "application/json", "Authorization": f"Token {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read() or b"null")
+
+
+def test_redis_stops_and_starts_during_a_live_and_the_viewers_carry_on(own_redis, live, products):
+    """Sockets stay open and pages answer while Redis is down; once it is back, the
+    processes subscribe again and send their viewers a snapshot with what changed
+    meanwhile, and events flow again."""
+    token = Token.objects.create(user=live.host).key
+    ports, servers = start_servers(2, REDIS_URL=own_redis.url)
+    shirt, mug, scarf = (p.pk for p in products)
+
+    def pin(port, product_id):
+        status, _ = _api(port, token, f"/api/v1/streams/{live.pk}/pin/", {"product": product_id})
+        assert status == 200
+
+    async def next_of(socket, *types, timeout=20):
+        while True:
+            message = json.loads(await asyncio.wait_for(socket.recv(), timeout=timeout))
+            if message["type"] in types:
+                return message
+
+    def pinned(items):
+        return [item["product"] for item in items if item["pinned"]]
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        sockets = [
+            await websockets.connect(
+                f"ws://127.0.0.1:{port}/ws/live/{live.pk}/", origin=f"http://127.0.0.1:{port}"
+            )
+            for port in ports
+        ]
+        for socket in sockets:
+            assert json.loads(await socket.recv())["type"] == "snapshot"
+        await loop.run_in_executor(None, pin, ports[0], shirt)
+        for socket in sockets:
+            event = await next_of(socket, "carousel.updated")
+            assert pinned(event["data"]["items"]) == [shirt]
+
+        await loop.run_in_executor(None, own_redis.stop)
+        # Without Redis: the host's change is saved, pages and the snapshot answer, and the
+        # viewers' sockets stay open.
+        await loop.run_in_executor(None, pin, ports[1], mug)
+        status, snapshot = await loop.run_in_executor(
+            None, _api, ports[0], token, f"/api/v1/streams/{live.pk}/snapshot/"
+        )
+        assert status == 200 and pinned(snapshot["carousel"]) == [mug]
+        page = await loop.run_in_executor(
+            None, urllib.request.urlopen, f"http://127.0.0.1:{ports[1]}/live/{live.pk}"
+        )
+        assert page.status == 200
+        for socket in sockets:
+            await asyncio.wait_for(socket.ping(), timeout=5)
+
+        await loop.run_in_executor(None, own_redis.start)
+        # Each process subscribes again and brings its viewer up to date.
+        for socket in sockets:
+            fresh = await next_of(socket, "snapshot", timeout=30)
+            assert pinned(fresh["data"]["carousel"]) == [mug]
+        await loop.run_in_executor(None, pin, ports[0], scarf)
+        for socket in sockets:
+            event = await next_of(socket, "carousel.updated")
+            assert pinned(event["data"]["items"]) == [scarf]
+        for socket in sockets:
+            await socket.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop(servers)
+
+
+def test_a_thousand_viewers_leaving_at_once_leave_no_subscriber_behind(live):
+    """The server's hub forgets them at once and drops its subscription to the live soon
+    after; the viewer count goes back to zero."""
+    import redis
+
+    ports, servers = start_servers(1, LIVE_FANOUT_UNSUBSCRIBE_AFTER="1")
+    channel = f"{settings.CACHES['default']['KEY_PREFIX']}:fanout:{live.pk}"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+
+    def subscribers() -> int:
+        return dict(client.pubsub_numsub(channel))[channel.encode()]
+
+    async def scenario():
+        url = f"ws://127.0.0.1:{ports[0]}/ws/live/{live.pk}/"
+        sockets = []
+        for start in range(0, 1000, 100):
+            sockets += await asyncio.gather(
+                *(
+                    websockets.connect(url, origin=f"http://127.0.0.1:{ports[0]}")
+                    for _ in range(start, start + 100)
+                )
+            )
+        await asyncio.gather(*(socket.recv() for socket in sockets))  # their snapshots
+        assert subscribers() == 1  # one subscription for the thousand
+        deadline = time.monotonic() + 15
+        while realtime_viewers() != 1000:
+            assert time.monotonic() < deadline, "the count never reached 1,000"
+            await asyncio.sleep(0.5)
+        await asyncio.gather(*(socket.close() for socket in sockets))
+        deadline = time.monotonic() + 20
+        while subscribers() or realtime_viewers():
+            assert time.monotonic() < deadline, "subscribers or viewers were left behind"
+            await asyncio.sleep(0.5)
+
+    def realtime_viewers() -> int:
+        from streams import realtime
+
+        return realtime.viewers_total(live.pk)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop(servers)

@@ -1,0 +1,131 @@
+"""The live fan-out (streams.fanout): every viewer gets every event in order, a viewer that
+does not keep up is cut off without holding the others back, and a viewer that missed
+events ends with the same state as everyone else."""
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from streams import events, fanout, services
+from tests.streams.conftest import connect, receive_type
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("flush_layer")]
+
+
+class Socket:
+    """A viewer's socket as the server's send sees it: frames in order, or stalled (a
+    client that reads nothing: the send waits for ever)."""
+
+    def __init__(self, stalled=False):
+        self.frames = []
+        self.stalled = stalled
+        self.cut = None
+        self.gate = asyncio.Event()
+
+    async def send(self, message):
+        if self.stalled:
+            await self.gate.wait()
+        self.frames.append(message["text"])
+
+    def viewer(self):
+        return fanout.Viewer(self.send, on_cut=lambda code: setattr(self, "cut", code))
+
+
+async def test_every_viewer_gets_every_event_in_order_and_a_stalled_one_is_cut_off(live, settings):
+    settings.LIVE_FANOUT_BACKLOG_FRAMES = 20
+    hub = fanout.hub()
+    sockets = [Socket() for _ in range(50)]
+    stalled = Socket(stalled=True)
+    for socket in [*sockets, stalled]:
+        await hub.join(live.pk, socket.viewer())
+    assert hub.viewers(live.pk) == 51
+
+    count = 60
+
+    @sync_to_async
+    def publish():
+        for n in range(count):
+            events.send_now(live.pk, "likes", {"total": n})
+
+    await publish()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while any(len(s.frames) < count for s in sockets):
+        assert loop.time() < deadline, "events did not all arrive"
+        await asyncio.sleep(0.05)
+
+    for socket in sockets:
+        totals = [json.loads(text)["data"]["total"] for text in socket.frames]
+        assert totals == list(range(count))
+        seqs = [json.loads(text)["seq"] for text in socket.frames]
+        assert seqs == sorted(seqs) and len(set(seqs)) == count
+    # The stalled viewer got the first frame stuck in its send, then 20 queued, then it
+    # was cut off: dropped from the live, its queue emptied.
+    assert stalled.cut == fanout.CUT_OFF_CODE
+    assert hub.viewers(live.pk) == 50
+    assert stalled.frames == []
+    stalled.gate.set()
+
+
+async def test_a_viewer_that_missed_events_resyncs_to_the_same_state(live, live_host, products):
+    watcher, _ = await connect(live.pk)
+    missing, _ = await connect(live.pk)
+
+    # Cut the second viewer off, as if it had fallen behind: it stops getting events and
+    # its socket is closed with 4408.
+    (room,) = fanout.hub().rooms.values()
+    # Its socket's send is the test communicator's output queue.
+    (cut_off,) = [v for v in room.viewers if v.send.__self__ is missing.output_queue]
+    cut_off.cut(fanout.CUT_OFF_CODE)
+    closed = await missing.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": fanout.CUT_OFF_CODE}
+
+    @sync_to_async
+    def pin_each():
+        services.carousel_set(stream=live, actor=live_host, product_ids=[p.pk for p in products])
+        for product in products:
+            services.carousel_pin(stream=live, actor=live_host, product_id=product.pk)
+
+    await pin_each()
+    last = None
+    for _ in range(1 + len(products)):  # the carousel set, then each pin
+        last = await receive_type(watcher, "carousel.updated")
+    await watcher.disconnect()
+
+    # Reconnecting, the viewer that missed all of it starts from a snapshot: the same
+    # carousel, the same product pinned, a seq at least that of the last event.
+    again, snapshot = await connect(live.pk)
+    assert snapshot["data"]["carousel"] == last["data"]["items"]
+    assert snapshot["seq"] >= last["seq"]
+    await again.disconnect()
+
+
+async def test_a_banned_users_sockets_close_through_the_hub(live):
+    from tests.factories import UserFactory
+
+    user = await sync_to_async(UserFactory)(handle="gone")
+    socket, _ = await connect(live.pk, user)
+    other, _ = await connect(live.pk)
+    await sync_to_async(fanout.sign_out)(user.pk)
+    assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    assert await other.receive_nothing(timeout=0.3)
+    await other.disconnect()
+
+
+async def test_leaving_empties_the_room_and_the_subscription_goes(live, settings):
+    settings.LIVE_FANOUT_UNSUBSCRIBE_AFTER = 0.2
+    sockets = [await connect(live.pk) for _ in range(20)]
+    hub = fanout.hub()
+    assert hub.viewers(live.pk) == 20
+    await asyncio.gather(*(socket.disconnect() for socket, _ in sockets))
+    assert hub.viewers(live.pk) == 0
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while live.pk in hub.rooms:
+        assert loop.time() < deadline, "the empty room was kept"
+        await asyncio.sleep(0.1)
+    if hub._pubsub is not None:  # with Redis: nobody here listens to the live any more
+        channels = {c.decode() for c in hub._pubsub.channels}
+        assert fanout.channel(live.pk) not in channels
