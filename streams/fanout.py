@@ -82,11 +82,10 @@ class Viewer:
         if self.closed:
             return False
         if self.backlog is not None:
-            if len(self.backlog) >= settings.LIVE_FANOUT_BACKLOG_FRAMES:
-                self.cut(CUT_OFF_CODE)
-                return False
-            self.backlog.append(text)
-            return True
+            if self.backlog.add(text):
+                return True
+            self.cut(CUT_OFF_CODE)
+            return False
         # Run the server's send until it would wait. A socket that keeps up is written at
         # once (uvicorn's send writes to the transport and returns without suspending):
         # no task, no scheduling. Only a socket that is behind gets a task, which
@@ -99,7 +98,7 @@ class Viewer:
         except Exception:
             self.closed = True  # the client went away
             return False
-        self.backlog = deque()
+        self.backlog = Backlog()
         asyncio.get_running_loop().create_task(self._catch_up(coro, waiting))
         return True
 
@@ -107,7 +106,7 @@ class Viewer:
         try:
             await _finish(coro, waiting)
             while self.backlog and not self.closed:
-                await self.send({"type": "websocket.send", "text": self.backlog.popleft()})
+                await self.send({"type": "websocket.send", "text": self.backlog.pop()})
         except Exception:
             self.closed = True
         finally:
@@ -122,6 +121,62 @@ class Viewer:
             self.backlog.clear()
         if self.on_cut is not None:
             self.on_cut(code)
+
+
+# State events: only the newest of a kind matters to a viewer that is behind.
+COALESCED = {"carousel.updated", "viewers", "likes", "stock.changed"}
+_TYPE_AT = len('{"type":"')
+
+
+class Backlog:
+    """The frames waiting for a viewer that is behind, at most LIVE_FANOUT_BACKLOG_FRAMES.
+    A state event supersedes the waiting one of its kind (stock per product): the older
+    frame shrinks to {"type":"superseded","seq":n}, which keeps the seq unbroken (no
+    resync) and costs a few bytes. A snapshot supersedes everything before it. Chat,
+    gifts and orders are all delivered, in order."""
+
+    __slots__ = ("frames", "latest")
+
+    def __init__(self):
+        self.frames: deque[list] = deque()  # [text, coalescing key or None]
+        self.latest: dict[str, list] = {}
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def add(self, text: str) -> bool:
+        """Queue a frame; False when the backlog is full (the viewer is cut off)."""
+        kind = text[_TYPE_AT : text.find('"', _TYPE_AT)]
+        key = None
+        if kind == "snapshot":
+            self.clear()
+        elif kind in COALESCED:
+            key = kind
+            if kind == "stock.changed":
+                at = text.find('"product":')
+                key = f"{kind}:{text[at : text.find(',', at)]}"
+            older = self.latest.get(key)
+            if older is not None:
+                at = older[0].index('"seq":') + 6
+                older[0] = f'{{"type":"superseded","seq":{older[0][at : older[0].index(",", at)]}}}'
+                older[1] = None
+        if len(self.frames) >= settings.LIVE_FANOUT_BACKLOG_FRAMES:
+            return False
+        entry = [text, key]
+        if key is not None:
+            self.latest[key] = entry
+        self.frames.append(entry)
+        return True
+
+    def pop(self) -> str:
+        text, key = self.frames.popleft()
+        if key is not None:
+            self.latest.pop(key, None)
+        return text
+
+    def clear(self) -> None:
+        self.frames.clear()
+        self.latest.clear()
 
 
 async def _finish(coro, waiting) -> None:

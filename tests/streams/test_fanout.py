@@ -129,3 +129,57 @@ async def test_leaving_empties_the_room_and_the_subscription_goes(live, settings
     if hub._pubsub is not None:  # with Redis: nobody here listens to the live any more
         channels = {c.decode() for c in hub._pubsub.channels}
         assert fanout.channel(live.pk) not in channels
+
+
+async def test_a_viewer_behind_gets_the_newest_state_and_every_chat_line(live, settings):
+    settings.LIVE_FANOUT_BACKLOG_FRAMES = 50
+    hub = fanout.hub()
+    slow = Socket(stalled=True)
+    await hub.join(live.pk, slow.viewer())
+    sent = [
+        ("chat.message", {"id": 1}),  # stuck in the socket's send: the rest waits
+        ("chat.message", {"id": 2}),
+        ("likes", {"total": 1}),
+        ("stock.changed", {"product": 7, "stock": 5}),
+        ("likes", {"total": 2}),
+        ("stock.changed", {"product": 8, "stock": 1}),
+        ("stock.changed", {"product": 7, "stock": 4}),
+        ("chat.message", {"id": 3}),
+        ("likes", {"total": 3}),
+    ]
+
+    @sync_to_async
+    def publish():
+        for kind, data in sent:
+            events.send_now(live.pk, kind, data)
+
+    await publish()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while (
+        (room := hub.rooms[live.pk])
+        and next(iter(room.viewers)).backlog is None
+        or len(next(iter(room.viewers)).backlog) < len(sent) - 1
+    ):
+        assert loop.time() < deadline, "the events did not reach the backlog"
+        await asyncio.sleep(0.05)
+    slow.stalled = False
+    slow.gate.set()
+    while len(slow.frames) < len(sent):
+        assert loop.time() < deadline, "the backlog was not sent"
+        await asyncio.sleep(0.05)
+
+    frames = [json.loads(text) for text in slow.frames]
+    seqs = [frame["seq"] for frame in frames]
+    assert seqs == list(range(seqs[0], seqs[0] + len(sent)))  # no gap: no resync
+    assert [(f["type"], f.get("data")) for f in frames] == [
+        ("chat.message", {"id": 1}),
+        ("chat.message", {"id": 2}),
+        ("superseded", None),
+        ("superseded", None),
+        ("superseded", None),
+        ("stock.changed", {"product": 8, "stock": 1}),
+        ("stock.changed", {"product": 7, "stock": 4}),
+        ("chat.message", {"id": 3}),
+        ("likes", {"total": 3}),
+    ]
