@@ -311,3 +311,52 @@ def test_a_thousand_viewers_leaving_at_once_leave_no_subscriber_behind(live):
         asyncio.run(scenario())
     finally:
         stop(servers)
+
+
+def test_a_server_process_going_away_does_not_take_the_live_from_the_others(live, products):
+    """Viewers on the surviving process keep getting events; those of the stopped one
+    reconnect to the survivor and start from its snapshot."""
+    token = Token.objects.create(user=live.host).key
+    (survivor, doomed), servers = start_servers(2)
+    shirt, mug, _ = (p.pk for p in products)
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        url = f"ws://127.0.0.1:{{}}/ws/live/{live.pk}/"
+        staying = await websockets.connect(
+            url.format(survivor), origin=f"http://127.0.0.1:{survivor}"
+        )
+        leaving = await websockets.connect(url.format(doomed), origin=f"http://127.0.0.1:{doomed}")
+        for socket in (staying, leaving):
+            assert json.loads(await socket.recv())["type"] == "snapshot"
+        await loop.run_in_executor(None, stop, servers[1:])
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:
+                await asyncio.wait_for(leaving.recv(), timeout=15)
+        status, _ = await loop.run_in_executor(
+            None, _api, survivor, token, f"/api/v1/streams/{live.pk}/pin/", {"product": shirt}
+        )
+        assert status == 200
+        while True:
+            event = json.loads(await asyncio.wait_for(staying.recv(), timeout=15))
+            if event["type"] == "carousel.updated":
+                break
+        # The viewer that lost its server comes back through the survivor.
+        back = await websockets.connect(url.format(survivor), origin=f"http://127.0.0.1:{survivor}")
+        snapshot = json.loads(await back.recv())
+        assert [i["product"] for i in snapshot["data"]["carousel"] if i["pinned"]] == [shirt]
+        await loop.run_in_executor(
+            None, _api, survivor, token, f"/api/v1/streams/{live.pk}/pin/", {"product": mug}
+        )
+        for socket in (staying, back):
+            while True:
+                event = json.loads(await asyncio.wait_for(socket.recv(), timeout=15))
+                if event["type"] == "carousel.updated":
+                    assert [i["product"] for i in event["data"]["items"] if i["pinned"]] == [mug]
+                    break
+            await socket.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        stop(servers[:1])
