@@ -1,7 +1,8 @@
 """The live WebSocket: /ws/live/<stream_id>/.
 
-On connect a viewer joins the live's group, then gets a snapshot; after that, every event
-of the live as published (already serialized, forwarded as is). Viewers send `chat.send`
+On connect a viewer joins the live's room in this process's fan-out hub, then gets a
+snapshot; after that, the hub writes it every event of the live as published (serialized
+once, streams.fanout). Viewers send `chat.send`
 and `like`; everything else comes from the server. Incoming messages are size-limited,
 validated and rate-limited; a bad one gets an error event and the socket stays open.
 """
