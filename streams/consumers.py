@@ -237,6 +237,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.joined = True
         ticker.join(self.stream_id)
         await self.send(text_data=frame)
+        await self.viewer.start()
 
     async def disconnect(self, code):
         viewer = getattr(self, "viewer", None)

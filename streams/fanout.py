@@ -74,8 +74,20 @@ class Viewer:
         self.send = send
         self.user_id = user_id
         self.on_cut = on_cut
-        self.backlog: deque | None = None  # not None while a send waits for the socket
+        # Not None while frames wait: for the socket to drain, or, until start(), for the
+        # viewer's snapshot to go first.
+        self.backlog: Backlog | None = Backlog()
         self.closed = False
+
+    async def start(self) -> None:
+        """The viewer's snapshot has been sent: send what was published meanwhile (the
+        client skips what its snapshot already holds), then write events as they come."""
+        try:
+            while self.backlog and not self.closed:
+                await self.send({"type": "websocket.send", "text": self.backlog.pop()})
+        except Exception:
+            self.closed = True
+        self.backlog = None
 
     def write(self, text: str) -> bool:
         """Hand a frame to the socket; False once the viewer is gone or cut off."""

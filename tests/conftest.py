@@ -192,6 +192,7 @@ class LiveWatcher:
 
         self.hub = fanout.hub()
         await self.hub.join(self.stream_id, self.viewer)
+        await self.viewer.start()
 
     def _run(self, coro, timeout=10):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=timeout)

@@ -29,8 +29,11 @@ class Socket:
             await self.gate.wait()
         self.frames.append(message["text"])
 
-    def viewer(self):
-        return fanout.Viewer(self.send, on_cut=lambda code: setattr(self, "cut", code))
+    async def join(self, hub, stream_id):
+        viewer = fanout.Viewer(self.send, on_cut=lambda code: setattr(self, "cut", code))
+        await hub.join(stream_id, viewer)
+        await viewer.start()
+        return viewer
 
 
 async def test_every_viewer_gets_every_event_in_order_and_a_stalled_one_is_cut_off(live, settings):
@@ -39,7 +42,7 @@ async def test_every_viewer_gets_every_event_in_order_and_a_stalled_one_is_cut_o
     sockets = [Socket() for _ in range(50)]
     stalled = Socket(stalled=True)
     for socket in [*sockets, stalled]:
-        await hub.join(live.pk, socket.viewer())
+        await socket.join(hub, live.pk)
     assert hub.viewers(live.pk) == 51
 
     count = 60
@@ -135,8 +138,7 @@ async def test_a_viewer_behind_gets_the_newest_state_and_every_chat_line(live, s
     settings.LIVE_FANOUT_BACKLOG_FRAMES = 50
     hub = fanout.hub()
     slow = Socket(stalled=True)
-    viewer = slow.viewer()
-    await hub.join(live.pk, viewer)
+    viewer = await slow.join(hub, live.pk)
     sent = [
         ("chat.message", {"id": 1}),  # stuck in the socket's send: the rest waits
         ("chat.message", {"id": 2}),
@@ -180,3 +182,19 @@ async def test_a_viewer_behind_gets_the_newest_state_and_every_chat_line(live, s
         ("chat.message", {"id": 3}),
         ("likes", {"total": 3}),
     ]
+
+
+async def test_events_published_while_a_viewer_joins_wait_for_its_snapshot(live):
+    """The consumer joins the live before it builds the snapshot (so nothing published in
+    between is lost), and the hub holds those events until the snapshot has gone first."""
+    hub = fanout.hub()
+    socket = Socket()
+    viewer = fanout.Viewer(socket.send)
+    await hub.join(live.pk, viewer)
+    hub.deliver(live.pk, '{"type":"likes","seq":7,"data":{"total":1}}')
+    hub.deliver(live.pk, '{"type":"chat.message","seq":8,"data":{"id":1}}')
+    assert socket.frames == []  # the snapshot is not out yet
+    await socket.send({"type": "websocket.send", "text": '{"type":"snapshot","seq":6}'})
+    await viewer.start()
+    hub.deliver(live.pk, '{"type":"likes","seq":9,"data":{"total":2}}')
+    assert [json.loads(text)["seq"] for text in socket.frames] == [6, 7, 8, 9]
