@@ -68,7 +68,8 @@ class SnapshotCache:
     MAX_AGE = 5.0
 
     def __init__(self):
-        self.entries: dict[int, tuple[int, float, dict]] = {}
+        # stream id -> (seq, built at, snapshot, the hub's mark when it was built)
+        self.entries: dict[int, tuple[int, float, dict, int | None]] = {}
         self.frames: dict[int, tuple[dict, int, str]] = {}
         # Locks belong to an event loop: one set per loop (a process has one; tests more).
         self.locks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -80,7 +81,18 @@ class SnapshotCache:
         return None
 
     async def get(self, stream_id: int) -> dict | None:
-        """The live's snapshot, or None when it does not exist or has ended."""
+        """The live's snapshot, or None when it does not exist or has ended. While this
+        process's hub has seen no event of the live since the cached one was built, it is
+        current without asking Redis: a crowd joining costs no round trip per viewer."""
+        hub = fanout.hub()
+        entry = self.entries.get(stream_id)
+        if (
+            entry is not None
+            and entry[3] is not None
+            and entry[3] == hub.mark(stream_id)
+            and time.monotonic() - entry[1] < self.MAX_AGE
+        ):
+            return entry[2]
         seq = await realtime.acurrent_seq(stream_id)
         cached = self._fresh(stream_id, seq)
         if cached is not None:
@@ -91,12 +103,13 @@ class SnapshotCache:
             cached = self._fresh(stream_id, await realtime.acurrent_seq(stream_id))
             if cached is not None:
                 return cached
+            mark = hub.mark(stream_id)  # before reading: an event meanwhile changes it
             stream = await database_sync_to_async(_open_stream)(stream_id)
             if stream is None:
                 self.entries.pop(stream_id, None)
                 return None
             snapshot = await database_sync_to_async(snapshots.full)(stream)
-            self.entries[stream_id] = (snapshot["seq"], time.monotonic(), snapshot)
+            self.entries[stream_id] = (snapshot["seq"], time.monotonic(), snapshot, mark)
             return snapshot
 
     async def frame(self, stream_id: int) -> str | None:

@@ -211,12 +211,13 @@ async def _finish(coro, waiting) -> None:
 
 
 class Room:
-    __slots__ = ("viewers", "subscribed", "idle_since")
+    __slots__ = ("viewers", "subscribed", "idle_since", "events")
 
     def __init__(self):
         self.viewers: set[Viewer] = set()
         self.subscribed: asyncio.Future | None = None
         self.idle_since: float | None = None
+        self.events = 0  # messages received, and subscriptions lost: see Hub.mark
 
 
 Snapshotter = Callable[[int], Awaitable[str | None]]
@@ -279,6 +280,22 @@ class Hub:
                 if not viewers:
                     del self.users[viewer.user_id]
 
+    def mark(self, stream_id: int) -> int | None:
+        """A number that changes whenever an event of the live reaches this process or
+        the subscription is lost; None while events of the live may not reach it (no
+        viewer here yet, not subscribed yet). Equal marks at two moments mean that no
+        event was published in between that this process has seen or could have missed:
+        a snapshot taken at the first moment is current at the second (or its events are
+        on their way to the room)."""
+        room = self.rooms.get(stream_id)
+        if room is None:
+            return None
+        if realtime.use_redis():
+            ready = room.subscribed
+            if self._pubsub is None or ready is None or not ready.done() or ready.cancelled():
+                return None
+        return room.events
+
     def viewers(self, stream_id: int) -> int:
         room = self.rooms.get(stream_id)
         return len(room.viewers) if room else 0
@@ -289,7 +306,10 @@ class Hub:
         """Write one published message (one event, or several joined by SEPARATOR) to
         every local viewer of the live, in order."""
         room = self.rooms.get(stream_id)
-        if room is None or not room.viewers:
+        if room is None:
+            return
+        room.events += 1
+        if not room.viewers:
             return
         texts = payload.split(SEPARATOR) if SEPARATOR in payload else (payload,)
         gone = []
@@ -362,6 +382,8 @@ class Hub:
                 if not lost:
                     log.warning("live fan-out: lost the subscription", exc_info=True)
                 lost = True
+                for room in self.rooms.values():
+                    room.events += 1  # whatever was published now may never arrive
                 pubsub, self._pubsub = self._pubsub, None
                 await _close_quietly(pubsub)
                 await asyncio.sleep(delay)

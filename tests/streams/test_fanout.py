@@ -198,3 +198,38 @@ async def test_events_published_while_a_viewer_joins_wait_for_its_snapshot(live)
     await viewer.start()
     hub.deliver(live.pk, '{"type":"likes","seq":9,"data":{"total":2}}')
     assert [json.loads(text)["seq"] for text in socket.frames] == [6, 7, 8, 9]
+
+
+async def test_a_crowd_joining_a_quiet_live_shares_one_snapshot_without_asking_redis(
+    live, live_host, products, monkeypatch
+):
+    from streams import realtime
+
+    asked = []
+    real = realtime.acurrent_seq
+
+    async def counted(stream_id):
+        asked.append(stream_id)
+        return await real(stream_id)
+
+    monkeypatch.setattr(realtime, "acurrent_seq", counted)
+    first, snapshot = await connect(live.pk)
+    before = len(asked)
+    crowd = [await connect(live.pk) for _ in range(10)]
+    assert len(asked) == before  # the hub saw no event since: the snapshot is current
+    # The same snapshot, each with the viewer count of its moment.
+    assert {s["seq"] for _, s in crowd} == {snapshot["seq"]}
+    assert all(s["data"]["carousel"] == snapshot["data"]["carousel"] for _, s in crowd)
+
+    # Once an event reaches the live, the next viewer's snapshot has it.
+    @sync_to_async
+    def pin():
+        services.carousel_pin(stream=live, actor=live_host, product_id=products[0].pk)
+
+    await pin()
+    event = await receive_type(first, "carousel.updated")
+    late, fresh = await connect(live.pk)
+    assert fresh["seq"] >= event["seq"]
+    assert fresh["data"]["carousel"] == event["data"]["items"]
+    for socket in [first, late, *(c for c, _ in crowd)]:
+        await socket.disconnect()
