@@ -209,7 +209,7 @@ def _tick_db(stream_id: int, viewers: int) -> Stream | None:
     """The database side of a tick: the peak, and deals whose time is up."""
     Stream.objects.filter(pk=stream_id, peak_viewers__lt=viewers).update(peak_viewers=viewers)
     services.deals_expire_due()
-    return Stream.objects.filter(pk=stream_id).first()
+    return Stream.objects.only("pk", "likes_count", "peak_viewers").filter(pk=stream_id).first()
 
 
 ticker = LiveTicker()

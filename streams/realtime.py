@@ -221,10 +221,14 @@ async def report_viewers(stream_id: int, local_count: int) -> int:
     if use_redis():
         client = async_redis()
         key = _key(stream_id, "viewers")
-        await client.hset(key, PROCESS_ID, f"{local_count}:{now:.3f}")
-        await client.expire(key, 3600)
+        # One round trip a second per live and process.
+        pipe = client.pipeline(transaction=False)
+        pipe.hset(key, PROCESS_ID, f"{local_count}:{now:.3f}")
+        pipe.expire(key, 3600)
+        pipe.hgetall(key)
+        table = (await pipe.execute())[2]
         total, stale = 0, []
-        for field, value in (await client.hgetall(key)).items():
+        for field, value in table.items():
             count, _, stamp = value.decode().partition(":")
             if now - float(stamp) > VIEWER_TTL:
                 stale.append(field)
