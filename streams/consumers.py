@@ -80,30 +80,38 @@ class SnapshotCache:
             return entry[2]
         return None
 
-    async def get(self, stream_id: int) -> dict | None:
-        """The live's snapshot, or None when it does not exist or has ended. While this
-        process's hub has seen no event of the live since the cached one was built, it is
-        current without asking Redis: a crowd joining costs no round trip per viewer."""
-        hub = fanout.hub()
+    def _current(self, stream_id: int, mark: int | None) -> dict | None:
         entry = self.entries.get(stream_id)
         if (
             entry is not None
             and entry[3] is not None
-            and entry[3] == hub.mark(stream_id)
+            and entry[3] == mark
             and time.monotonic() - entry[1] < self.MAX_AGE
         ):
             return entry[2]
-        seq = await realtime.acurrent_seq(stream_id)
-        cached = self._fresh(stream_id, seq)
+        return None
+
+    async def get(self, stream_id: int) -> dict | None:
+        """The live's snapshot, or None when it does not exist or has ended. While this
+        process's hub has seen no event of the live since the cached one was built, it is
+        current without asking Redis: a crowd joining costs no round trip per viewer. When
+        it may not be, one viewer at a time asks (and builds); the others then share."""
+        hub = fanout.hub()
+        cached = self._current(stream_id, hub.mark(stream_id))
         if cached is not None:
             return cached
         loop = asyncio.get_running_loop()
         lock = self.locks.setdefault(loop, defaultdict(asyncio.Lock))[stream_id]
-        async with lock:  # the first viewer builds it; the others arriving meanwhile wait
-            cached = self._fresh(stream_id, await realtime.acurrent_seq(stream_id))
+        async with lock:
+            mark = hub.mark(stream_id)  # before reading: an event meanwhile changes it
+            cached = self._current(stream_id, mark)
             if cached is not None:
                 return cached
-            mark = hub.mark(stream_id)  # before reading: an event meanwhile changes it
+            cached = self._fresh(stream_id, await realtime.acurrent_seq(stream_id))
+            if cached is not None:
+                # Redis says it is current as of `mark`: the next viewers need not ask.
+                self.entries[stream_id] = (*self.entries[stream_id][:3], mark)
+                return cached
             stream = await database_sync_to_async(_open_stream)(stream_id)
             if stream is None:
                 self.entries.pop(stream_id, None)

@@ -32,6 +32,9 @@ def _key(stream_id: int, name: str) -> str:
     return f"{prefix}:live:{stream_id}:{name}"
 
 
+# Connections per client: a crowd joining at once used to exceed redis-py's default cap and
+# fail its reads (MaxConnectionsError), which were then taken for a Redis outage.
+POOL_SIZE = 200
 _sync_client = None
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -43,9 +46,16 @@ def sync_redis():
     if _sync_client is None:
         import redis
 
-        _sync_client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2
+        # A blocking pool: past its size a caller waits (up to `timeout`) for a free
+        # connection instead of failing, which a burst would otherwise take for an outage.
+        pool = redis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=POOL_SIZE,
+            timeout=2,
+            socket_connect_timeout=1,
+            socket_timeout=2,
         )
+        _sync_client = redis.Redis(connection_pool=pool)
     return _sync_client
 
 
@@ -58,9 +68,14 @@ def async_redis():
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2
+        pool = aioredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL,
+            max_connections=POOL_SIZE,
+            timeout=2,
+            socket_connect_timeout=1,
+            socket_timeout=2,
         )
+        client = aioredis.Redis(connection_pool=pool)
         _async_clients[loop] = client
     return client
 
