@@ -20,7 +20,7 @@ def test_healthz_reports_each_service(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["checks"] == {"database": "ok", "channel_layer": "ok", "broker": "ok"}
+    assert body["checks"] == {"database": "ok", "live_events": "ok", "broker": "ok"}
 
 
 def test_healthz_is_503_when_the_database_is_down(tmp_path):
