@@ -108,6 +108,30 @@ def _can(permission: str):
     return check
 
 
+def staff_action(name, service, target, *, permission, description, title, done, **options):
+    """An admin action named `name` that asks for a reason (and what `form_class` asks),
+    then calls service(actor=..., <target>_id=obj.pk, **form, **fixed) for each selected
+    object. options: form_class (ReasonForm by default), fixed (keyword arguments)."""
+    form_class = options.pop("form_class", ReasonForm)
+    fixed = options.pop("fixed", {})
+
+    def action(modeladmin, request, queryset):
+        return run_with_reason(
+            modeladmin,
+            request,
+            queryset,
+            form_class=form_class,
+            title=title,
+            act=lambda obj, **data: service(
+                actor=request.user, **{f"{target}_id": obj.pk}, **fixed, **data
+            ),
+            done=done,
+        )
+
+    action.__name__ = name
+    return admin.action(description=description, permissions=[permission])(action)
+
+
 class ModeratedUserAdmin(UserAdmin):
     actions = ["mute", "ban"]
     fieldsets = [
@@ -124,212 +148,176 @@ class ModeratedUserAdmin(UserAdmin):
     has_mute_user_permission = _can("mute_user")
     has_ban_user_permission = _can("ban_user")
 
-    @admin.action(description="Mute the selected users in every live", permissions=["mute_user"])
-    def mute(self, request, queryset):
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=MuteForm,
-            title="Mute users",
-            act=lambda user, reason, hours: services.user_mute(
-                actor=request.user, user_id=user.pk, hours=hours, reason=reason
-            ),
-            done="Users muted:",
-        )
-
-    @admin.action(description="Ban the selected users", permissions=["ban_user"])
-    def ban(self, request, queryset):
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=ReasonForm,
-            title="Ban users",
-            act=lambda user, reason: services.user_ban(
-                actor=request.user, user_id=user.pk, reason=reason
-            ),
-            done="Users banned:",
-        )
+    mute = staff_action(
+        "mute",
+        services.user_mute,
+        "user",
+        permission="mute_user",
+        description="Mute the selected users in every live",
+        title="Mute users",
+        done="Users muted:",
+        form_class=MuteForm,
+    )
+    ban = staff_action(
+        "ban",
+        services.user_ban,
+        "user",
+        permission="ban_user",
+        description="Ban the selected users",
+        title="Ban users",
+        done="Users banned:",
+    )
 
 
 class ModeratedShopAdmin(ShopAdmin):
     actions = ["approve", "reject", "suspend", "reinstate"]
     has_decide_shop_permission = _can("decide_shop")
 
-    def _decide(self, request, queryset, decision: str, title: str, done: str):
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=ReasonForm,
-            title=title,
-            act=lambda shop, reason: services.shop_decide(
-                actor=request.user, shop_id=shop.pk, decision=decision, reason=reason
-            ),
-            done=done,
-        )
-
-    @admin.action(description="Approve selected shops", permissions=["decide_shop"])
-    def approve(self, request, queryset):
-        return self._decide(request, queryset, "approve", "Approve shops", "Approved shops:")
-
-    @admin.action(description="Reject selected shops", permissions=["decide_shop"])
-    def reject(self, request, queryset):
-        return self._decide(request, queryset, "reject", "Reject shops", "Rejected shops:")
-
-    @admin.action(description="Suspend selected shops", permissions=["decide_shop"])
-    def suspend(self, request, queryset):
-        return self._decide(request, queryset, "suspend", "Suspend shops", "Suspended shops:")
-
-    @admin.action(description="Reinstate selected suspended shops", permissions=["decide_shop"])
-    def reinstate(self, request, queryset):
-        return self._decide(request, queryset, "reinstate", "Reinstate shops", "Reinstated shops:")
+    approve = staff_action(
+        "approve",
+        services.shop_decide,
+        "shop",
+        permission="decide_shop",
+        description="Approve selected shops",
+        title="Approve shops",
+        done="Approved shops:",
+        fixed={"decision": "approve"},
+    )
+    reject = staff_action(
+        "reject",
+        services.shop_decide,
+        "shop",
+        permission="decide_shop",
+        description="Reject selected shops",
+        title="Reject shops",
+        done="Rejected shops:",
+        fixed={"decision": "reject"},
+    )
+    suspend = staff_action(
+        "suspend",
+        services.shop_decide,
+        "shop",
+        permission="decide_shop",
+        description="Suspend selected shops",
+        title="Suspend shops",
+        done="Suspended shops:",
+        fixed={"decision": "suspend"},
+    )
+    reinstate = staff_action(
+        "reinstate",
+        services.shop_decide,
+        "shop",
+        permission="decide_shop",
+        description="Reinstate selected suspended shops",
+        title="Reinstate shops",
+        done="Reinstated shops:",
+        fixed={"decision": "reinstate"},
+    )
 
 
 class ModeratedPayoutAdmin(PayoutAdmin):
     actions = ["approve", "reject"]
     has_decide_payout_permission = _can("decide_payout")
 
-    def _decide(self, request, queryset, *, approve: bool):
-        verb = "Approve" if approve else "Reject"
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=ReasonForm,
-            title=f"{verb} payouts",
-            act=lambda payout, reason: services.payout_decide(
-                actor=request.user, payout_id=payout.pk, approve=approve, reason=reason
-            ),
-            done=f"{verb}d payouts:",
-        )
-
-    @admin.action(
+    approve = staff_action(
+        "approve",
+        services.payout_decide,
+        "payout",
+        permission="decide_payout",
         description="Approve the selected payouts (they are sent by a task)",
-        permissions=["decide_payout"],
+        title="Approve payouts",
+        done="Approved payouts:",
+        fixed={"approve": True},
     )
-    def approve(self, request, queryset):
-        return self._decide(request, queryset, approve=True)
-
-    @admin.action(
+    reject = staff_action(
+        "reject",
+        services.payout_decide,
+        "payout",
+        permission="decide_payout",
         description="Reject the selected payouts (the money returns to the balance)",
-        permissions=["decide_payout"],
+        title="Reject payouts",
+        done="Rejected payouts:",
+        fixed={"approve": False},
     )
-    def reject(self, request, queryset):
-        return self._decide(request, queryset, approve=False)
 
 
 class ModeratedStreamAdmin(StreamAdmin):
     actions = ["end_now"]
     has_end_live_permission = _can("end_live")
 
-    @admin.action(description="End the selected lives now", permissions=["end_live"])
-    def end_now(self, request, queryset):
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=EndLiveForm,
-            title="End lives now",
-            act=lambda stream, reason, suspend_days: services.live_end_now(
-                actor=request.user, stream_id=stream.pk, reason=reason, suspend_days=suspend_days
-            ),
-            done="Lives ended:",
-        )
+    end_now = staff_action(
+        "end_now",
+        services.live_end_now,
+        "stream",
+        permission="end_live",
+        description="End the selected lives now",
+        title="End lives now",
+        done="Lives ended:",
+        form_class=EndLiveForm,
+    )
 
 
 class ModeratedChatMessageAdmin(ChatMessageAdmin):
     actions = ["hide", "restore"]
     has_moderate_chat_permission = _can("moderate_chat")
 
-    @admin.action(description="Hide the selected messages", permissions=["moderate_chat"])
-    def hide(self, request, queryset):
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=ReasonForm,
-            title="Hide chat messages",
-            act=lambda message, reason: services.chat_message_hide(
-                actor=request.user, message_id=message.pk, reason=reason
-            ),
-            done="Messages hidden:",
-        )
-
-    @admin.action(description="Restore the selected messages", permissions=["moderate_chat"])
-    def restore(self, request, queryset):
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=ReasonForm,
-            title="Restore chat messages",
-            act=lambda message, reason: services.chat_message_restore(
-                actor=request.user, message_id=message.pk, reason=reason
-            ),
-            done="Messages restored:",
-        )
+    hide = staff_action(
+        "hide",
+        services.chat_message_hide,
+        "message",
+        permission="moderate_chat",
+        description="Hide the selected messages",
+        title="Hide chat messages",
+        done="Messages hidden:",
+    )
+    restore = staff_action(
+        "restore",
+        services.chat_message_restore,
+        "message",
+        permission="moderate_chat",
+        description="Restore the selected messages",
+        title="Restore chat messages",
+        done="Messages restored:",
+    )
 
 
 class ModeratedProductAdmin(ProductAdmin):
     actions = ["take_down", "restore"]
     has_take_down_product_permission = _can("take_down_product")
 
-    @admin.action(
+    take_down = staff_action(
+        "take_down",
+        services.product_take_down,
+        "product",
+        permission="take_down_product",
         description="Take down the selected products (off the site and every live)",
-        permissions=["take_down_product"],
+        title="Take down products",
+        done="Products taken down:",
     )
-    def take_down(self, request, queryset):
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=ReasonForm,
-            title="Take down products",
-            act=lambda product, reason: services.product_take_down(
-                actor=request.user, product_id=product.pk, reason=reason
-            ),
-            done="Products taken down:",
-        )
-
-    @admin.action(
-        description="Restore the selected products taken down", permissions=["take_down_product"]
+    restore = staff_action(
+        "restore",
+        services.product_restore,
+        "product",
+        permission="take_down_product",
+        description="Restore the selected products taken down",
+        title="Restore products",
+        done="Products restored:",
     )
-    def restore(self, request, queryset):
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=ReasonForm,
-            title="Restore products",
-            act=lambda product, reason: services.product_restore(
-                actor=request.user, product_id=product.pk, reason=reason
-            ),
-            done="Products restored:",
-        )
 
 
 class ModeratedOrderAdmin(OrderAdmin):
     actions = ["refund"]
     has_refund_order_permission = _can("refund_order")
 
-    @admin.action(
+    refund = staff_action(
+        "refund",
+        services.order_refund,
+        "order",
+        permission="refund_order",
         description="Refund the selected orders (cancel what has not shipped)",
-        permissions=["refund_order"],
+        title="Refund orders",
+        done="Orders refunded:",
     )
-    def refund(self, request, queryset):
-        return run_with_reason(
-            self,
-            request,
-            queryset,
-            form_class=ReasonForm,
-            title="Refund orders",
-            act=lambda order, reason: services.order_refund(
-                actor=request.user, order_id=order.pk, reason=reason
-            ),
-            done="Orders refunded:",
-        )
 
 
 @admin.register(Report)
