@@ -42,7 +42,6 @@ import json
 import math
 import multiprocessing
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -1169,22 +1168,7 @@ def main() -> None:
     args.log_dir = var_dir / "logs"
     args.log_dir.mkdir(parents=True, exist_ok=True)
     args.stamp = time.strftime("%Y%m%d-%H%M%S")
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "TAPBUY_VAR_DIR": str(var_dir),
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "PAYMENTS_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(32),
-        "DEBUG": "0",
-        "HTTPS": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CACHE_PREFIX": "tapbuy-bench",
-        "CHANNEL_PREFIX": "tapbuy-bench",
-        "PYTHONUNBUFFERED": "1",
-    }
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        env.pop(name, None)
+    env = live_pin.server_env(args.database_url, args.redis_url, var_dir)
 
     info = live_pin.machine()
     info["kernel"] = os.uname().release

@@ -292,6 +292,29 @@ def prepare_data(env: dict, products: int, counts: list[int]) -> dict:
     sys.exit(f"preparing data failed:\n{done.stdout}\n{done.stderr}")
 
 
+def server_env(database_url: str, redis_url: str, var_dir: Path) -> dict:
+    """The environment of a bench's server: its own database and Redis DB, DEBUG off."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        # Static files, uploads and beat's schedule of the bench stay out of the tree.
+        "TAPBUY_VAR_DIR": str(var_dir),
+        # Fresh secrets: scripts/serve would otherwise write its own into var/.
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "PAYMENTS_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(32),
+        "DEBUG": "0",
+        "HTTPS": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CACHE_PREFIX": "tapbuy-bench",
+        "CHANNEL_PREFIX": "tapbuy-bench",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(name, None)
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -954,24 +977,7 @@ def main() -> None:
     var_dir = Path(tempfile.gettempdir()) / "tapbuy-bench"
     (var_dir / "logs").mkdir(parents=True, exist_ok=True)
     args.log_hint = f"{var_dir}/logs/"
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        # Static files, uploads and beat's schedule of the bench stay out of the tree.
-        "TAPBUY_VAR_DIR": str(var_dir),
-        # Fresh secrets: scripts/serve would otherwise write its own into var/.
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "PAYMENTS_WEBHOOK_SECRET": "whsec_" + secrets.token_urlsafe(32),
-        "DEBUG": "0",
-        "HTTPS": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CACHE_PREFIX": "tapbuy-bench",
-        "CHANNEL_PREFIX": "tapbuy-bench",
-        "PYTHONUNBUFFERED": "1",
-    }
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        env.pop(name, None)
+    env = server_env(args.database_url, args.redis_url, var_dir)
 
     info = machine()
     print(
