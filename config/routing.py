@@ -1,9 +1,9 @@
 from django.urls import path
 
 from config.consumers import PingConsumer
-from streams.routing import websocket_urlpatterns as live_patterns
 
+# Sockets served by Channels consumers (sessions, auth and URL routing middleware). The
+# live socket is not among them: config.asgi routes /ws/live/ to its own application.
 websocket_urlpatterns = [
     path("ws/ping/", PingConsumer.as_asgi()),
-    *live_patterns,
 ]

@@ -2,26 +2,34 @@
 
 On connect a viewer joins the live's room in this process's fan-out hub, then gets a
 snapshot; after that, the hub writes it every event of the live as published (serialized
-once, streams.fanout). Viewers send `chat.send`
-and `like`; everything else comes from the server. Incoming messages are size-limited,
+once, streams.fanout). Viewers send `chat.send` and `like` (and `resync`); everything
+else comes from the server. Incoming messages are size-limited,
 validated and rate-limited; a bad one gets an error event and the socket stays open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 import time
 import weakref
 from collections import defaultdict
+from importlib import import_module
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib import auth
+from django.http.cookie import parse_cookie
 
+from accounts.models import User
 from config.errors import DomainError
 
 from . import events, fanout, realtime, services, snapshots
+from .errors import ChatRefused
 from .models import Stream
 
 log = logging.getLogger(__name__)
@@ -224,58 +232,104 @@ ticker = LiveTicker()
 snapshot_cache = SnapshotCache()
 
 
-class LiveConsumer(AsyncWebsocketConsumer):
-    # Live events reach the socket through the process's fan-out hub (streams.fanout),
-    # which writes each event to every local viewer itself: no channel layer, no channel
-    # per socket, no dispatch per event.
-    channel_layer_alias = "live-fanout"
-    groups = []
+LIVE_PATH = re.compile(r"/ws/live/(?P<stream_id>[0-9]+)/")
 
-    async def connect(self):
-        self.stream_id = int(self.scope["url_route"]["kwargs"]["stream_id"])
-        self.user = self.scope["user"]
+
+def live_socket(scope, receive, send):
+    """The ASGI application of /ws/live/<stream_id>/ (config.asgi routes it here, behind
+    the origin check). A plain application, not a Channels consumer: a popular live holds
+    thousands of these per process, and each keeps only its LiveSocket and this frame."""
+    return _live_socket(scope, receive, send)
+
+
+async def _live_socket(scope, receive, send) -> None:
+    if (await receive())["type"] != "websocket.connect":
+        return
+    path = scope["path"][len(scope.get("root_path", "")) :]
+    found = LIVE_PATH.fullmatch(path)
+    if found is None:
+        await send({"type": "websocket.close"})
+        return
+    user_id = await _user_id(_session_key(scope))
+    # Nothing more is read of the handshake (the cookie included): let its headers go.
+    scope["headers"] = ()
+    await send({"type": "websocket.accept"})
+    socket = LiveSocket(send, int(found["stream_id"]), user_id)
+    try:
+        if not await socket.open():
+            return
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.disconnect":
+                return
+            if kind == "websocket.receive":
+                await socket.receive(message.get("text"), message.get("bytes"))
+    finally:
+        socket.leave()
+
+
+class LiveSocket(fanout.Viewer):
+    """One viewer's socket on this process: what the fan-out hub writes to, and what
+    handles the few messages viewers send. Rate limits exist once a viewer has chatted or
+    liked; the user is loaded when it first chats."""
+
+    __slots__ = ("stream_id", "joined", "user", "chat_limit", "like_limit")
+
+    def __init__(self, send, stream_id: int, user_id: int | None):
+        # So that a ban closes this socket (events.user_sign_out).
+        super().__init__(send, user_id=user_id)
+        self.stream_id = stream_id
         self.joined = False
-        self.chat_limit = RateLimit(CHAT_BURST, CHAT_WINDOW)
-        self.like_limit = RateLimit(LIKE_BURST, LIKE_WINDOW)
-        await self.accept()
+        self.user = None
+        self.chat_limit: RateLimit | None = None
+        self.like_limit: RateLimit | None = None
+
+    async def open(self) -> bool:
+        """Join the live and send its snapshot; False (socket closed with 4404) when the
+        live does not exist or has ended."""
         hub = fanout.hub()
         hub.snapshotter = snapshot_frame
-        self.viewer = fanout.Viewer(
-            fanout.raw_send(self.base_send),
-            # So that a ban closes this socket (events.user_sign_out).
-            user_id=self.user.pk if self.user.is_authenticated else None,
-            on_cut=self.cut_off,
-        )
         # Join before the snapshot: an event published meanwhile arrives after it with a
         # higher seq instead of falling between the two.
-        await hub.join(self.stream_id, self.viewer)
+        await hub.join(self.stream_id, self)
         frame = await snapshot_frame(self.stream_id)
         if frame is None:
-            hub.leave(self.stream_id, self.viewer)
+            hub.leave(self.stream_id, self)
             await self.error("not_found", "This live does not exist or has ended.")
-            await self.close(code=4404)
-            return
+            await self.send({"type": "websocket.close", "code": 4404})
+            return False
         self.joined = True
         ticker.join(self.stream_id)
-        await self.send(text_data=frame)
-        await self.viewer.start()
+        await self.text(frame)
+        await self.start()
+        return True
 
-    async def disconnect(self, code):
-        viewer = getattr(self, "viewer", None)
-        if viewer is not None:
-            fanout.hub().leave(self.stream_id, viewer)
-        if getattr(self, "joined", False):
+    def leave(self) -> None:
+        fanout.hub().leave(self.stream_id, self)
+        if self.joined:
+            self.joined = False
             ticker.leave(self.stream_id)
 
-    def cut_off(self, code: int) -> None:
+    def cut(self, code: int) -> None:
         """The hub stopped writing to this socket (too slow, or its user was banned):
         close it (4408: the client reconnects and starts from a snapshot; 4401: signed
         out)."""
-        asyncio.get_running_loop().create_task(self.close(code=code))
-
-    async def receive(self, text_data=None, bytes_data=None):
-        if not self.joined:
+        if self.closed:
             return
+        super().cut(code)
+        asyncio.get_running_loop().create_task(self._close(code))
+
+    async def _close(self, code: int) -> None:
+        with contextlib.suppress(Exception):  # the client may be gone already
+            await self.send({"type": "websocket.close", "code": code})
+
+    async def text(self, text: str) -> None:
+        await self.send({"type": "websocket.send", "text": text})
+
+    async def receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
+        if not self.joined or self.closed:
+            return None
         if bytes_data is not None or text_data is None or len(text_data) > MAX_FRAME:
             return await self.error(
                 "too_large", f"Send JSON text frames of at most {MAX_FRAME} bytes."
@@ -288,6 +342,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return await self.error("bad_message", 'A message is an object with a "type".')
         kind = message["type"]
         if kind == "like":
+            if self.like_limit is None:
+                self.like_limit = RateLimit(LIKE_BURST, LIKE_WINDOW)
             if self.like_limit.allow():
                 ticker.like(self.stream_id)
             return None
@@ -296,18 +352,20 @@ class LiveConsumer(AsyncWebsocketConsumer):
         if kind == "resync":
             frame = await snapshot_frame(self.stream_id)
             if frame is not None:
-                await self.send(text_data=frame)
+                await self.text(frame)
             return None
         if kind in HOST_ONLY:
             return await self.error("forbidden", "Hosts change the live from the studio.")
         return await self.error("unknown_type", f"Unknown message type {kind[:40]!r}.")
 
-    async def chat(self, data):
-        if not self.user.is_authenticated:
+    async def chat(self, data) -> None:
+        if self.user_id is None:
             return await self.error("login_required", "Log in to chat.")
         text = data.get("text") if isinstance(data, dict) else None
         if not isinstance(text, str):
             return await self.error("bad_message", 'chat.send needs {"data": {"text": "..."}}.')
+        if self.chat_limit is None:
+            self.chat_limit = RateLimit(CHAT_BURST, CHAT_WINDOW)
         if not self.chat_limit.allow():
             return await self.error(
                 "rate_limited",
@@ -315,8 +373,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
                 retry_after=round(self.chat_limit.retry_after(), 1),
             )
         try:
-            await database_sync_to_async(services.chat_send)(
-                user=self.user, stream_id=self.stream_id, text=text
+            self.user = await database_sync_to_async(_chat_send)(
+                self.user or self.user_id, self.stream_id, text
             )
         except DomainError as exc:
             return await self.error(
@@ -328,7 +386,39 @@ class LiveConsumer(AsyncWebsocketConsumer):
         data = {"code": code, "message": message}
         if retry_after is not None:
             data["retry_after"] = retry_after
-        await self.send(text_data=json.dumps({"type": "error", "data": data}))
+        await self.text(json.dumps({"type": "error", "data": data}))
+
+
+def _session_key(scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            return parse_cookie(value.decode("latin-1")).get(settings.SESSION_COOKIE_NAME)
+    return None
+
+
+async def _user_id(session_key: str | None) -> int | None:
+    if not session_key:
+        return None
+    return await database_sync_to_async(_session_user_id)(session_key)
+
+
+def _session_user_id(session_key: str) -> int | None:
+    """The signed-in user of a session, as Django's auth reads it for a request (the
+    session's auth hash checked, inactive users refused); None for anyone else."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = auth.get_user(SimpleNamespace(session=store))
+    return user.pk if user.is_authenticated else None
+
+
+def _chat_send(user, stream_id: int, text: str):
+    """Post a chat line as the socket's user (loaded by id on its first line); returns
+    the user for the next one."""
+    if not isinstance(user, User):
+        user = User.objects.filter(pk=user).first()
+        if user is None:
+            raise ChatRefused("login_required", "Log in to chat.")
+    services.chat_send(user=user, stream_id=stream_id, text=text)
+    return user
 
 
 async def snapshot_frame(stream_id: int) -> str | None:

@@ -49,16 +49,6 @@ def channel(stream_id: int | str) -> str:
     return f"{prefix}:fanout:{stream_id}"
 
 
-def raw_send(send: Callable) -> Callable:
-    """The server's own send under Channels' session middleware, whose wrapper only acts
-    on messages that set cookies, never on websocket.send: one call less per frame."""
-    owner = getattr(send, "__self__", None)
-    while owner is not None and callable(getattr(owner, "real_send", None)):
-        send = owner.real_send
-        owner = getattr(send, "__self__", None)
-    return send
-
-
 class Viewer:
     """One socket of a live on this process."""
 

@@ -1,7 +1,4 @@
-from django.urls import path
+"""The live socket is a plain ASGI application (streams.consumers.live_socket), routed by
+config.asgi ahead of the Channels stack that serves the other sockets."""
 
-from .consumers import LiveConsumer
-
-websocket_urlpatterns = [
-    path("ws/live/<int:stream_id>/", LiveConsumer.as_asgi()),
-]
+LIVE_PREFIX = "/ws/live/"

@@ -52,6 +52,8 @@ def start_servers(count: int, **env) -> tuple[list[int], list[subprocess.Popen]]
                 str(port),
                 "--lifespan",
                 "off",
+                "--ws",
+                "config.ws:LeanWebSocketProtocol",
                 "--log-level",
                 "warning",
             ],
