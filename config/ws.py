@@ -9,6 +9,10 @@ allocated up front. Here the handshake objects are let go as soon as they have s
 (the scope keeps what the application reads), and the queue and the event are replaced
 by equivalents that allocate only when something waits.
 
+It also takes frames encoded once for many sockets (`write_frame`, `encode_text`): the
+live fan-out writes an event's bytes to every socket of a live that keeps up, as
+websockets.broadcast does, instead of framing the same text once per socket.
+
 Used by `scripts/serve` and every uvicorn command of the project
 (`--ws config.ws:LeanWebSocketProtocol`); the development server (daphne) has its own.
 """
@@ -19,7 +23,8 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.protocol import Protocol
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, State
 
 
 class Gate:
@@ -95,11 +100,30 @@ class Mailbox:
         return self.items.pop(0)
 
 
+def encode_text(text: str) -> bytes:
+    """A text message as a server's WebSocket frame on the wire (servers do not mask).
+    Uncompressed: permessage-deflate lets any message go uncompressed."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
 class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.queue = Mailbox()  # type: ignore[assignment]
         self.writable = Gate()  # type: ignore[assignment]
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a frame from encode_text if the socket is open and its buffer is not
+        full; False when it must go through send (which waits, or raises if closed)."""
+        if (
+            self.close_sent
+            or not self.writable.opened
+            or self.conn.state is not State.OPEN
+            or self.transport.is_closing()
+        ):
+            return False
+        self.transport.write(frame)
+        return True
 
     def handle_connect(self, event) -> None:
         super().handle_connect(event)

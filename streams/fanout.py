@@ -32,6 +32,8 @@ from typing import Any
 
 from django.conf import settings
 
+from config.ws import encode_text
+
 from . import realtime
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ def channel(stream_id: int | str) -> str:
 class Viewer:
     """One socket of a live on this process."""
 
-    __slots__ = ("send", "user_id", "on_cut", "backlog", "closed", "__weakref__")
+    __slots__ = ("send", "wire", "user_id", "on_cut", "backlog", "closed", "__weakref__")
 
     def __init__(
         self,
@@ -62,6 +64,10 @@ class Viewer:
         on_cut: Callable[[int], Any] | None = None,
     ):
         self.send = send
+        # The server's protocol when it takes frames encoded once for every socket
+        # (config.ws.LeanWebSocketProtocol), else None: frames go through send.
+        wire = getattr(send, "__self__", None)
+        self.wire = wire if callable(getattr(wire, "write_frame", None)) else None
         self.user_id = user_id
         self.on_cut = on_cut
         # Not None while frames wait: for the socket to drain, or, until start(), for the
@@ -79,8 +85,9 @@ class Viewer:
             self.closed = True
         self.backlog = None
 
-    def write(self, text: str) -> bool:
-        """Hand a frame to the socket; False once the viewer is gone or cut off."""
+    def write(self, text: str, frame: bytes | None = None) -> bool:
+        """Hand a message to the socket (frame: the same, encoded for the wire by
+        config.ws.encode_text); False once the viewer is gone or cut off."""
         if self.closed:
             return False
         if self.backlog is not None:
@@ -88,6 +95,8 @@ class Viewer:
                 return True
             self.cut(CUT_OFF_CODE)
             return False
+        if frame is not None and self.wire is not None and self.wire.write_frame(frame):
+            return True  # the socket keeps up: the shared bytes went straight out
         # Run the server's send until it would wait. A socket that keeps up is written at
         # once (uvicorn's send writes to the transport and returns without suspending):
         # no task, no scheduling. Only a socket that is behind gets a task, which
@@ -302,10 +311,12 @@ class Hub:
         if not room.viewers:
             return
         texts = payload.split(SEPARATOR) if SEPARATOR in payload else (payload,)
+        # Each message is framed once for every socket of this process.
+        pairs = [(text, encode_text(text)) for text in texts]
         gone = []
         for viewer in room.viewers:
-            for text in texts:
-                if not viewer.write(text):
+            for text, frame in pairs:
+                if not viewer.write(text, frame):
                     gone.append(viewer)
                     break
         for viewer in gone:

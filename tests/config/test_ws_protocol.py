@@ -11,7 +11,7 @@ import uvicorn
 from websockets.asyncio.client import connect
 from websockets.protocol import Protocol
 
-from config.ws import Gate, LeanWebSocketProtocol, Mailbox
+from config.ws import Gate, LeanWebSocketProtocol, Mailbox, encode_text
 
 
 async def echo(scope, receive, send):
@@ -27,6 +27,9 @@ async def echo(scope, receive, send):
         if text.startswith("flood "):
             for n in range(int(text.split()[1])):
                 await send({"type": "websocket.send", "text": f"{n:06d}" + "x" * 10_000})
+        elif text.startswith("wire "):
+            # As the live fan-out writes: a frame encoded once, straight to the socket.
+            assert send.__self__.write_frame(encode_text(text[5:]))
         elif text == "close":
             await send({"type": "websocket.close", "code": 4000})
         else:
@@ -81,6 +84,30 @@ async def test_messages_arrive_in_order_and_the_handshake_is_let_go(server):
         # hold the handshake request.
         assert protocol.conn.parser.gi_code is Protocol.parse.__code__
         assert isinstance(protocol.queue, Mailbox) and isinstance(protocol.writable, Gate)
+
+
+@pytest.mark.parametrize("compression", [None, "deflate"])
+async def test_frames_encoded_once_reach_the_client(server, compression):
+    # With permessage-deflate negotiated too: an uncompressed message is allowed.
+    async with connect(server.url, compression=compression) as ws:
+        for text in ["short", "ü" * 200, "x" * 70_000]:
+            await ws.send("wire " + text)
+            assert await ws.recv() == text
+        await ws.send("echo after")
+        assert await ws.recv() == "echo after"
+
+
+async def test_frames_are_not_written_past_a_full_buffer_or_a_close(server):
+    async with connect(server.url, compression=None, max_queue=4) as ws:
+        await ws.send("flood 500")
+        await asyncio.sleep(0.5)
+        (protocol,) = protocols(server)
+        assert protocol.write_frame(encode_text("jump the queue")) is False  # paused
+        received = [int((await ws.recv())[:6]) for _ in range(500)]
+        assert received == list(range(500))
+        protocol.close_sent = True
+        assert protocol.write_frame(encode_text("after close")) is False
+        protocol.close_sent = False
 
 
 async def test_a_client_that_reads_slowly_gets_every_frame(server):
