@@ -6,7 +6,7 @@ MANAGE := $(BIN)/python manage.py
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run serve test lint format install install-dev browser media-tools clean
+.PHONY: run serve test fuzz lint format install install-dev browser media-tools clean
 
 # The virtual environment is created once and refreshed when a lock file changes.
 $(BIN)/python:
@@ -48,6 +48,14 @@ test: install-dev browser media-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	CACHE_PREFIX=tapbuy-test CHANNEL_PREFIX=tapbuy-test $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The API fuzzing and the money state machine (tests/fuzz) with many more examples and
+# steps than `make test` gives them; FUZZ_EXAMPLES and FUZZ_STEPS override the sizes.
+FUZZ_EXAMPLES ?= 300
+FUZZ_STEPS ?= 60
+fuzz: install-dev
+	CACHE_PREFIX=tapbuy-test CHANNEL_PREFIX=tapbuy-test FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		FUZZ_STEPS=$(FUZZ_STEPS) $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from config.fields import TextField
+
 from .models import User
 
 
@@ -32,8 +34,8 @@ class MeSerializer(serializers.ModelSerializer):
 
 
 class ProfileUpdateSerializer(serializers.Serializer):
-    display_name = serializers.CharField(max_length=50, required=False, allow_blank=True)
-    bio = serializers.CharField(max_length=280, required=False, allow_blank=True)
+    display_name = TextField(max_length=50, required=False, allow_blank=True)
+    bio = TextField(max_length=280, required=False, allow_blank=True)
 
 
 class AccountTypeSerializer(serializers.Serializer):

@@ -93,12 +93,16 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
 
 
 class DomainErrorMixin:
-    """For page views: a DomainError becomes a flash message and a redirect back."""
+    """For page views: a DomainError becomes a flash message and a redirect back. A not
+    found (someone else's address, card, bag line or order, or one that is gone) is the
+    page's 404, as in the API: an id that is not yours tells nothing and leads nowhere."""
 
     def dispatch(self, request, *args, **kwargs):
         try:
             return super().dispatch(request, *args, **kwargs)
         except DomainError as exc:
+            if exc.status == 404:
+                raise Http404(exc.message) from exc
             messages.error(request, exc.message)
             back = request.headers.get("Referer", "")
             if not url_has_allowed_host_and_scheme(

@@ -6,6 +6,7 @@ REDIS_URL switch to PostgreSQL and Redis. With DEBUG=0 the settings refuse to st
 without SECRET_KEY and ALLOWED_HOSTS. Every variable is in the README's table.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -17,15 +18,19 @@ VAR_DIR = Path(environ.Env().str("TAPBUY_VAR_DIR", default=str(BASE_DIR / "var")
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=True)
+# The embedded default's secrets: public, so refused with DEBUG=0. Every other secret (the
+# database's and Redis's passwords in their URLs, e-mail's) comes from the environment.
+EMBEDDED_SECRET_KEY = "tapbuy-embedded-default-not-secret"  # noqa: S105
+EMBEDDED_WEBHOOK_SECRET = "whsec_tapbuy_embedded_default_not_secret"  # noqa: S105
 
 if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="tapbuy-embedded-default-not-secret")
+    SECRET_KEY = env.str("SECRET_KEY", default=EMBEDDED_SECRET_KEY)
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 else:
     # Production must say who it is: a forgotten SECRET_KEY or host list is a loud error,
     # not a silently insecure default.
     SECRET_KEY = env.str("SECRET_KEY", default="")
-    if len(SECRET_KEY) < 50:
+    if len(SECRET_KEY) < 50 or SECRET_KEY == EMBEDDED_SECRET_KEY:
         raise ImproperlyConfigured("DEBUG=0 needs SECRET_KEY (at least 50 characters).")
     ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
     if not ALLOWED_HOSTS:
@@ -68,6 +73,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -255,7 +261,13 @@ ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="opti
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 # Five wrong passwords for one account lock its log-in for five minutes; ten a minute
 # from one address lock that address. Counted in the cache, so shared by every worker.
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "signup": "20/m/ip"}
+# allauth's syntax: <count>/<period>/<ip|key|user>, comma-separated.
+ACCOUNT_RATE_LIMITS = {
+    "login": env.str("ACCOUNT_LOGIN_RATE", default="30/m/ip"),
+    "login_failed": env.str("ACCOUNT_LOGIN_FAILED_RATE", default="10/m/ip,5/5m/key"),
+    "signup": env.str("ACCOUNT_SIGNUP_RATE", default="20/m/ip"),
+    "reset_password": env.str("ACCOUNT_PASSWORD_RESET_RATE", default="20/m/ip,5/m/key"),
+}
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {
     "signup": "accounts.forms.HandleSignupForm",
@@ -283,7 +295,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.StrictPageNumberPagination",
     "PAGE_SIZE": 24,
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -352,19 +364,25 @@ RTMP_HOOK_ALLOWED_NETS = env.list(
 # before it is cut off (it reconnects and starts from a snapshot), and how long a process
 # keeps its subscription to a live after its last viewer there left.
 LIVE_FANOUT_BACKLOG_FRAMES = env.int("LIVE_FANOUT_BACKLOG_FRAMES", default=256)
+# Chat lines per viewer over all their sockets and lives, hosts and staff apart (N/s, N/min,
+# N/hour, N/day); each socket also allows at most 5 lines in 10 seconds.
+LIVE_CHAT_RATE = env.str("LIVE_CHAT_RATE", default="30/min")
+if not re.fullmatch(r"\d+/(s|sec|m|min|h|hour|d|day)", LIVE_CHAT_RATE):
+    raise ImproperlyConfigured("LIVE_CHAT_RATE is like 30/min (N/s, N/min, N/hour, N/day).")
 LIVE_FANOUT_UNSUBSCRIBE_AFTER = env.float("LIVE_FANOUT_UNSUBSCRIBE_AFTER", default=30.0)
 
 # --- Payments ---------------------------------------------------------------------------------
 PAYMENTS_PROVIDER = env.str("PAYMENTS_PROVIDER", default="simulated")
 if DEBUG:
-    PAYMENTS_WEBHOOK_SECRET = env.str(
-        "PAYMENTS_WEBHOOK_SECRET", default="whsec_tapbuy_embedded_default_not_secret"
-    )
+    PAYMENTS_WEBHOOK_SECRET = env.str("PAYMENTS_WEBHOOK_SECRET", default=EMBEDDED_WEBHOOK_SECRET)
 else:
     PAYMENTS_WEBHOOK_SECRET = env.str("PAYMENTS_WEBHOOK_SECRET", default="")
-    if len(PAYMENTS_WEBHOOK_SECRET) < 32:
+    # The embedded default is long enough, and public: anyone could sign "payment
+    # succeeded" webhooks with it.
+    if len(PAYMENTS_WEBHOOK_SECRET) < 32 or PAYMENTS_WEBHOOK_SECRET == EMBEDDED_WEBHOOK_SECRET:
         raise ImproperlyConfigured(
-            "DEBUG=0 needs PAYMENTS_WEBHOOK_SECRET (at least 32 characters)."
+            "DEBUG=0 needs PAYMENTS_WEBHOOK_SECRET (at least 32 characters, not the "
+            "development default)."
         )
 PAYMENTS_WEBHOOK_URL = env.str(
     "PAYMENTS_WEBHOOK_URL", default=f"{SITE_URL.rstrip('/')}/payments/webhooks/simulated/"
@@ -477,6 +495,10 @@ if env.bool("BEHIND_PROXY", default=False):
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (config/csp.py): our own origin only. Live video served from
+# elsewhere (a CDN, the media server) needs its origin here; HLS_PLAYBACK_BASE_URL's is
+# added by itself.
+CSP_MEDIA_ORIGINS = env.list("CSP_MEDIA_ORIGINS", default=[])
 SESSION_COOKIE_HTTPONLY = True
 # HSTS preload (W021) is a commitment to browsers' preload lists, opted into by
 # SECURE_HSTS_PRELOAD=1, never by default.

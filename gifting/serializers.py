@@ -4,6 +4,7 @@ integer minor units with its currency ("price": 499, "currency": "USD"); coins a
 from django.conf import settings
 from rest_framework import serializers
 
+from config.fields import id_field
 from payments.ledger_models import LedgerEntry
 
 from .models import CoinPack, CoinPurchase, Gift, GiftSend, Payout
@@ -60,7 +61,7 @@ class WalletSerializer(serializers.Serializer):
 
 
 class CoinBuySerializer(serializers.Serializer):
-    pack = serializers.IntegerField(min_value=1, help_text="An active coin pack's id.")
+    pack = id_field(help_text="An active coin pack's id.")
     payment_method = serializers.CharField(
         max_length=60,
         required=False,
@@ -85,7 +86,7 @@ class GiftSerializer(serializers.ModelSerializer):
 
 
 class GiftSendInputSerializer(serializers.Serializer):
-    gift = serializers.IntegerField(min_value=1, help_text="An active gift's id.")
+    gift = id_field(help_text="An active gift's id.")
     quantity = serializers.IntegerField(
         min_value=1,
         max_value=settings.GIFTING_MAX_QUANTITY,

@@ -48,7 +48,9 @@ def target_get(kind: str, target_id) -> Target:
         if stream is not None:
             return Target(kind, stream, stream.title, stream.host)
     elif kind == Report.Target.CHAT_MESSAGE:
-        message = ChatMessage.objects.select_related("user").filter(pk=pk).first()
+        # A message the host or staff hid is gone for viewers: its text is not shown again
+        # on the report form, to anyone who guesses its id.
+        message = ChatMessage.objects.select_related("user").filter(pk=pk, hidden=False).first()
         if message is not None:
             return Target(kind, message, f"@{message.user.handle}: {message.text}", message.user)
     elif kind == Report.Target.PRODUCT:

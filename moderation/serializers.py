@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from config.fields import id_field
+
 from .models import Report
 from .reports import TEXT_MAX
 
@@ -13,7 +15,7 @@ class ReportSerializer(serializers.ModelSerializer):
 
 class ReportCreateSerializer(serializers.Serializer):
     target_type = serializers.ChoiceField(choices=Report.Target.choices)
-    target_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    target_id = id_field()
     reason = serializers.ChoiceField(choices=Report.Reason.choices)
     text = serializers.CharField(
         max_length=TEXT_MAX, required=False, allow_blank=True, default="", trim_whitespace=True

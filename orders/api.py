@@ -70,10 +70,19 @@ def _idempotency_key(request) -> str:
 
 
 def _status_filter(request) -> str:
-    value = request.query_params.get("status", "").strip()
-    if value and value not in Order.Status.values:
+    # A filter that is given must be one of them: "?status=" is refused like a typo is,
+    # rather than quietly listing everything.
+    value = request.query_params.get("status")
+    if value is None:
+        return ""
+    if value not in Order.Status.values:
         raise InvalidOrder(fields={"status": [f"One of: {', '.join(Order.Status.values)}."]})
     return value
+
+
+def _is_id(value: str) -> bool:
+    # ASCII digits that fit a bigint: anything else would fail in the database, not here.
+    return value.isascii() and value.isdigit() and len(value) <= 18
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -345,13 +354,13 @@ class ShopOrderListApi(ListAPIView):
 
     def get_queryset(self):
         shop = _own_shop(self.request)
-        raw_stream = self.request.query_params.get("stream", "").strip()
-        if raw_stream and not raw_stream.isdigit():
-            raise InvalidOrder(fields={"stream": [f"{raw_stream!r} is not a live's id."]})
+        raw_stream = self.request.query_params.get("stream")
+        if raw_stream is not None and not _is_id(raw_stream):
+            raise InvalidOrder(fields={"stream": [f"{raw_stream[:30]!r} is not a live's id."]})
         orders = selectors.seller_orders(
             shop=shop,
             status=_status_filter(self.request),
-            stream_id=int(raw_stream) if raw_stream else None,
+            stream_id=int(raw_stream) if raw_stream is not None else None,
             q=self.request.query_params.get("q", "")[:100],
         )
         return orders.select_related("shop").prefetch_related("events")

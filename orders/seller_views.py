@@ -259,7 +259,9 @@ class OrderActionView(SellerOrderView):
         raise NotImplementedError
 
     def get(self, request, pk):
-        return redirect("seller_orders:detail", pk=pk)
+        # Only to the shop's own order: anyone else's id is a 404 here too.
+        _, order = self.order(pk)
+        return redirect("seller_orders:detail", pk=order.pk)
 
     def post(self, request, pk):
         shop, order = self.order(pk)

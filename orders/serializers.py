@@ -7,6 +7,8 @@ is for sale, what a buyer may touch, what the price is)."""
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.fields import id_field
+
 from .models import Address, BagItem, Order, OrderEvent, OrderLine, Refund
 from .services import ADDRESS_LIMITS, MAX_LINES, MAX_QUANTITY
 
@@ -107,11 +109,9 @@ class BagSerializer(serializers.Serializer):
 
 
 class BagAddSerializer(serializers.Serializer):
-    variant = serializers.IntegerField(min_value=1)
+    variant = id_field()
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
-    stream = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True, help_text="The live it was added from."
-    )
+    stream = id_field(required=False, allow_null=True, help_text="The live it was added from.")
 
 
 class BagQuantitySerializer(serializers.Serializer):
@@ -124,10 +124,9 @@ class BagQuantitySerializer(serializers.Serializer):
 
 
 class OrderItemSerializer(serializers.Serializer):
-    variant = serializers.IntegerField(min_value=1)
+    variant = id_field()
     quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1)
-    deal = serializers.IntegerField(
-        min_value=1,
+    deal = id_field(
         required=False,
         allow_null=True,
         help_text="The flash deal the buyer tapped: refused with 409 deal_ended once it is over.",
@@ -146,12 +145,8 @@ class OrderItemSerializer(serializers.Serializer):
 
 class OrderPlaceSerializer(serializers.Serializer):
     items = OrderItemSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
-    stream = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True, help_text="The live it was bought in."
-    )
-    address = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True, help_text="Default: the default address."
-    )
+    stream = id_field(required=False, allow_null=True, help_text="The live it was bought in.")
+    address = id_field(required=False, allow_null=True, help_text="Default: the default address.")
     payment_method = serializers.CharField(
         max_length=60,
         required=False,
@@ -164,9 +159,7 @@ class OrderPlaceSerializer(serializers.Serializer):
 
 
 class CheckoutSerializer(serializers.Serializer):
-    address = serializers.IntegerField(
-        min_value=1, required=False, allow_null=True, help_text="Default: the default address."
-    )
+    address = id_field(required=False, allow_null=True, help_text="Default: the default address.")
     payment_method = serializers.CharField(
         max_length=60,
         required=False,

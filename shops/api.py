@@ -226,7 +226,10 @@ class ImageCreateApi(APIView):
             upload=serializer.validated_data["image"],
             alt=serializer.validated_data.get("alt", ""),
         )
-        return Response(ImageSerializer(image).data, status=status.HTTP_201_CREATED)
+        return Response(
+            ImageSerializer(image, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class ImageDetailApi(APIView):

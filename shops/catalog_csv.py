@@ -405,6 +405,16 @@ class _Importer:
             )
             return None
         text, self.report.encoding = _decode(data)
+        if "\x00" in text:
+            # A picture, an archive or UTF-16 without its byte order mark: no CSV text holds
+            # NUL, and PostgreSQL refuses to store one.
+            self._error(
+                0,
+                None,
+                "This is not a CSV text file (it holds binary data): save it as "
+                "CSV UTF-8 and import that.",
+            )
+            return None
         if not text.strip():
             self._error(0, None, "The file is empty.")
             return None

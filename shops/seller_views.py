@@ -392,7 +392,9 @@ class ProductImagesView(ProductEditView):
     every file before saving any, and names the file it refuses."""
 
     def get(self, request, pk):
-        return redirect(_edit_url(pk, "#images"))
+        # Only to the owner's own product: anyone else's id is a 404 here too.
+        product = selectors.seller_product_get(shop=self.shop_or_404(), pk=pk)
+        return redirect(_edit_url(product.pk, "#images"))
 
     def post(self, request, pk):
         shop = self.shop_or_404()

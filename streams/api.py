@@ -5,6 +5,7 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
@@ -13,10 +14,12 @@ from rest_framework.views import APIView
 from accounts.models import User
 
 from . import realtime, selectors, services, snapshots
-from .models import ChatMessage, Deal
+from .models import ChatMessage, Deal, Stream
 from .serializers import (
+    CarouselAnswerSerializer,
     CarouselSerializer,
     ChatSettingsSerializer,
+    DealAnswerSerializer,
     DealSerializer,
     GoLiveSerializer,
     MuteSerializer,
@@ -27,6 +30,11 @@ from .serializers import (
     StreamSerializer,
 )
 
+# The states a live can be listed in; a cancelled one is nobody's to see.
+LIST_STATUSES = [
+    s.value for s in (Stream.Status.SCHEDULED, Stream.Status.LIVE, Stream.Status.ENDED)
+]
+
 
 class StreamListApi(ListAPIView):
     """Lives: `?status=live` for the ones on air (scheduled, ended also work)."""
@@ -34,14 +42,15 @@ class StreamListApi(ListAPIView):
     serializer_class = StreamSerializer
     permission_classes = [AllowAny]
 
-    @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=["scheduled", "live", "ended"])]
-    )
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=LIST_STATUSES)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return selectors.streams_list(status=self.request.query_params.get("status", ""))
+        status_ = self.request.query_params.get("status")
+        if status_ is not None and status_ not in LIST_STATUSES:
+            raise ValidationError({"status": [f"One of: {', '.join(LIST_STATUSES)}."]})
+        return selectors.streams_list(status=status_ or "")
 
     @extend_schema(request=StreamScheduleSerializer, responses={201: StreamCreatedSerializer})
     def post(self, request):
@@ -113,7 +122,7 @@ class KeyRotateApi(_HostApi):
 
 
 class CarouselApi(_HostApi):
-    @extend_schema(request=CarouselSerializer, responses=SnapshotSerializer)
+    @extend_schema(request=CarouselSerializer, responses=CarouselAnswerSerializer)
     def post(self, request, pk):
         serializer = CarouselSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -125,7 +134,7 @@ class CarouselApi(_HostApi):
 
 
 class PinApi(_HostApi):
-    @extend_schema(request=PinSerializer, responses=SnapshotSerializer)
+    @extend_schema(request=PinSerializer, responses=CarouselAnswerSerializer)
     def post(self, request, pk):
         serializer = PinSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -137,7 +146,7 @@ class PinApi(_HostApi):
 
 
 class DealApi(_HostApi):
-    @extend_schema(request=DealSerializer, responses={201: SnapshotSerializer})
+    @extend_schema(request=DealSerializer, responses={201: DealAnswerSerializer})
     def post(self, request, pk):
         serializer = DealSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

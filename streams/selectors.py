@@ -52,7 +52,8 @@ def feed_replays() -> QuerySet[Stream]:
 
 
 def streams_list(*, status: str = "") -> QuerySet[Stream]:
-    qs = _base()
+    """Lives viewers may open (as stream_get): a cancelled one is listed to nobody."""
+    qs = _base().exclude(status=Stream.Status.CANCELLED)
     if status in Stream.Status.values:
         qs = qs.filter(status=status)
     order = Case(When(status=Stream.Status.LIVE, then=0), default=1, output_field=IntegerField())

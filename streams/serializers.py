@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from config.fields import id_field
+
 from .models import Stream
 
 
@@ -7,6 +9,13 @@ class StreamSerializer(serializers.ModelSerializer):
     host = serializers.CharField(source="host.handle", read_only=True)
     host_name = serializers.CharField(source="host.name", read_only=True)
     cover = serializers.ImageField(read_only=True)
+    # Blank until the live has one: declared as plain strings, since "" is not a URI.
+    playback_url = serializers.CharField(
+        read_only=True, help_text="Where the video plays (HLS); empty until it is known."
+    )
+    replay_url = serializers.CharField(
+        read_only=True, help_text="Where the replay plays; empty until there is one."
+    )
 
     class Meta:
         model = Stream
@@ -48,15 +57,15 @@ class GoLiveSerializer(serializers.Serializer):
 
 
 class CarouselSerializer(serializers.Serializer):
-    products = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=50)
+    products = serializers.ListField(child=id_field(), max_length=50)
 
 
 class PinSerializer(serializers.Serializer):
-    product = serializers.IntegerField(min_value=1, allow_null=True)
+    product = id_field(allow_null=True)
 
 
 class DealSerializer(serializers.Serializer):
-    product = serializers.IntegerField(min_value=1)
+    product = id_field()
     price = serializers.IntegerField(min_value=0, max_value=10**12)
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)
     seconds = serializers.IntegerField(min_value=10, max_value=3600)
@@ -82,3 +91,15 @@ class SnapshotSerializer(serializers.Serializer):
     viewers = serializers.DictField()
     likes = serializers.IntegerField()
     chat = serializers.ListField(child=serializers.DictField())
+
+
+class CarouselAnswerSerializer(serializers.Serializer):
+    """What changing the carousel or the pin answers (documentation only)."""
+
+    carousel = serializers.ListField(child=serializers.DictField())
+
+
+class DealAnswerSerializer(serializers.Serializer):
+    """What starting a flash deal answers (documentation only)."""
+
+    deal = serializers.DictField()

@@ -4,9 +4,11 @@ moderation. Every change that viewers see is announced with events.publish after
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
@@ -14,6 +16,7 @@ from django.utils import timezone
 from accounts.images import image_renditions
 from accounts.models import User
 from accounts.permissions import staff_can
+from outbox.services import task_enqueue
 from shops.models import Product, Shop
 
 from . import events, snapshots
@@ -125,12 +128,11 @@ def stream_go_live(*, stream: Stream, actor: User | None, playback_url: str = ""
     changes = {"started_at": timezone.now()}
     if playback_url:
         changes["playback_url"] = playback_url.strip()
-    stream = _transition(stream.pk, Stream.Status.LIVE, **changes)
-    from .tasks import reminders_notify
-
-    # robust: a broker outage must not fail going live (the deal sweep and tick cover
-    # deals; reminders are best effort).
-    transaction.on_commit(lambda: reminders_notify.delay(stream.pk), robust=True)
+    with transaction.atomic():
+        stream = _transition(stream.pk, Stream.Status.LIVE, **changes)
+        # Through the outbox: a broker that is down neither fails going live nor loses
+        # the reminders.
+        task_enqueue(task="streams.reminders_notify", kwargs={"stream_id": stream.pk})
     return stream
 
 
@@ -395,10 +397,31 @@ def deals_expire_due(*, grace_seconds: int = 0) -> int:
 # --- chat -----------------------------------------------------------------------------------
 
 
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _chat_rate_wait(user_id: int) -> float:
+    """Seconds the user must wait before another chat line under LIVE_CHAT_RATE (0: none).
+    Counted in the cache by fixed window, so that every socket of the user in every worker
+    shares one count: a socket's own burst limit alone is beaten by opening more sockets."""
+    count, _, period = settings.LIVE_CHAT_RATE.partition("/")
+    seconds = _PERIODS[period[:1]]
+    now = time.time()
+    window = int(now // seconds)
+    key = f"chat-rate:{user_id}:{window}"
+    cache.add(key, 0, timeout=seconds + 1)
+    try:
+        hits = cache.incr(key)
+    except ValueError:  # the window's key expired between add and incr
+        cache.set(key, 1, timeout=seconds + 1)
+        hits = 1
+    return 0.0 if hits <= int(count) else max(0.1, round((window + 1) * seconds - now, 1))
+
+
 def chat_send(*, user: User, stream_id: int, text: str) -> ChatMessage:
     """Post a chat line. Refused (ChatRefused with a code) when the live is not on air,
-    the text is empty or too long, the user is muted, slow mode says wait, or the text
-    has a blocked word."""
+    the text is empty or too long, the user is muted, sends faster than LIVE_CHAT_RATE,
+    slow mode says wait, or the text has a blocked word."""
     text = " ".join((text or "").split())
     if not text:
         raise ChatRefused("empty", "Write something first.")
@@ -421,6 +444,9 @@ def chat_send(*, user: User, stream_id: int, text: str) -> ChatMessage:
     if not is_moderator:
         if muted_here:
             raise ChatRefused("muted", "The host muted you in this live.")
+        wait = _chat_rate_wait(user.pk)
+        if wait:
+            raise ChatRefused("rate_limited", "You are sending messages too fast.", wait)
         lowered = text.lower()
         if any(word in lowered for word in stream.blocked_word_list):
             raise ChatRefused("blocked_word", "Your message has a word the host blocked.")

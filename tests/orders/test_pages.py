@@ -733,9 +733,8 @@ def test_a_bad_address_shows_the_errors_and_saves_nothing(client, buyer):
 def test_another_buyers_address_cannot_be_touched(client, buyer, viewer):
     address = buyer.addresses.get()
     client.force_login(viewer)
-    response = client.post(f"/addresses/{address.pk}/delete", follow=True)
-    assert "No such address." in response.content.decode()
-    client.post(f"/addresses/{address.pk}/default")
+    assert client.post(f"/addresses/{address.pk}/delete").status_code == 404
+    assert client.post(f"/addresses/{address.pk}/default").status_code == 404
     assert Address.objects.filter(pk=address.pk, is_default=True).exists()
 
 
