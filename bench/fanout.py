@@ -427,6 +427,75 @@ def load_generator(conn, *args) -> None:
         asyncio.run(_load(conn, *args))
 
 
+def generator_count(args, count: int) -> int:
+    """Load-generator processes for N viewers: --generators, else one up to 2,500 viewers
+    and two from there (one process's reading, not the server, had set the p99 at 10,000)."""
+    return args.generators or (1 if count < 2500 else 2)
+
+
+class Generators:
+    """The load spread over several generator processes, driven as one: a command goes to
+    each, and their answers are merged into one (counts added, lists joined, latencies
+    by event put together). The stalled viewer, if any, is in the first."""
+
+    def __init__(self, context, url: str, origin: str, count: int, stalled: int, args):
+        n = generator_count(args, count)
+        self.pipes, self.processes = [], []
+        for i in range(n):
+            share = count // n + (1 if i < count % n else 0)
+            parent, child = context.Pipe()
+            process = context.Process(
+                target=load_generator,
+                args=(child, url, origin, share, stalled if i == 0 else 0)
+                + (max(1, args.batch // n), args.join_timeout, args.max_queue),
+                daemon=True,
+            )
+            process.start()
+            self.pipes.append(parent)
+            self.processes.append(process)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def send(self, message) -> None:
+        for pipe in self.pipes:
+            pipe.send(message)
+
+    def poll(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        return all(pipe.poll(max(0.0, deadline - time.monotonic())) for pipe in self.pipes)
+
+    def recv(self):
+        return merge([pipe.recv() for pipe in self.pipes])
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join(timeout=5)
+
+
+def merge(answers: list):
+    """One answer from several generators' answers to the same command."""
+    first = answers[0]
+    if len(answers) == 1:
+        return first
+    if isinstance(first, bool) or first is None or isinstance(first, str):
+        return first
+    if isinstance(first, int | float):
+        return sum(answers)
+    if isinstance(first, list):
+        joined = [item for answer in answers for item in answer]
+        return sorted(joined) if all(isinstance(x, int | float) for x in joined) else joined
+    if isinstance(first, Counter):
+        return sum(answers, Counter())
+    if isinstance(first, dict):
+        keys = {key for answer in answers for key in answer}
+        return {key: merge([answer[key] for answer in answers if key in answer]) for key in keys}
+    return first
+
+
 # --- servers -------------------------------------------------------------------------------------
 
 
@@ -559,7 +628,6 @@ def run_one(args, env: dict, path: str, count: int, live: int, scenario: str) ->
     result["log"] = str(log)
     server = start_server(path, env, port, log, live, args.workers)
     context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
     client = publisher = None
     overlap = False
     try:
@@ -571,14 +639,17 @@ def run_one(args, env: dict, path: str, count: int, live: int, scenario: str) ->
         publisher = Publisher(make_sender(path, live, args.redis_url), rate)
         if not idle:
             publisher.start()  # the viewers join while events flow
-        client = context.Process(
-            target=load_generator,
-            args=(child, f"ws://127.0.0.1:{port}/ws/live/{live}/", f"http://127.0.0.1:{port}")
-            + (count, stalled, args.batch, args.join_timeout, args.max_queue),
-            daemon=True,
+        client = Generators(
+            context,
+            f"ws://127.0.0.1:{port}/ws/live/{live}/",
+            f"http://127.0.0.1:{port}",
+            count,
+            stalled,
+            args,
         )
-        client.start()
-        named[client.pid] = "load generator"
+        parent = client
+        for pid in client.pids():
+            named[pid] = "load generator"
         meter = live_pin.CpuMeter(named)
         if not parent.poll(args.join_timeout + 60):
             raise RuntimeError("the load generator did not report its joins")
@@ -663,10 +734,7 @@ def run_one(args, env: dict, path: str, count: int, live: int, scenario: str) ->
             with contextlib.suppress(Exception):
                 getattr(publisher.send, "close", lambda: None)()
         if client is not None:
-            client.join(timeout=5)
-            if client.is_alive():
-                client.terminate()
-                client.join(timeout=5)
+            client.stop()
         server.stop()
         result["left_over"] = server.pids()
     stopped_at = getattr(server, "stopped_at", None)
@@ -1139,6 +1207,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1.0, help="events a second")
     parser.add_argument("--seconds", type=int, default=60, help="measured seconds of events")
     parser.add_argument("--batch", type=int, default=100, help="handshakes in flight at most")
+    parser.add_argument(
+        "--generators",
+        type=int,
+        default=0,
+        help="load-generator processes (default: 1 under 2,500 viewers, else 2)",
+    )
     parser.add_argument("--join-timeout", type=int, default=60)
     parser.add_argument("--drain", type=int, default=15, help="seconds to wait for the last")
     parser.add_argument("--max-queue", type=int, default=4096, help="frames a socket buffers")

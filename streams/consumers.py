@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_FRAME = 2048
 CHAT_BURST, CHAT_WINDOW = 5, 10.0  # at most 5 chat lines per 10 s per socket
 LIKE_BURST, LIKE_WINDOW = 30, 1.0  # likes beyond 30 a second are dropped silently
+RESYNC_BURST, RESYNC_WINDOW = 5, 60.0  # each answer is a whole snapshot
 TICK_SECONDS = 1.0
 HOST_ONLY = {
     "carousel.set",
@@ -272,9 +273,9 @@ async def _live_socket(scope, receive, send) -> None:
 class LiveSocket(fanout.Viewer):
     """One viewer's socket on this process: what the fan-out hub writes to, and what
     handles the few messages viewers send. Rate limits exist once a viewer has chatted or
-    liked; the user is loaded when it first chats."""
+    liked or asked for a resync; the user is loaded when it first chats."""
 
-    __slots__ = ("stream_id", "joined", "user", "chat_limit", "like_limit")
+    __slots__ = ("stream_id", "joined", "user", "chat_limit", "like_limit", "resync_limit")
 
     def __init__(self, send, stream_id: int, user_id: int | None):
         # So that a ban closes this socket (events.user_sign_out).
@@ -284,6 +285,7 @@ class LiveSocket(fanout.Viewer):
         self.user = None
         self.chat_limit: RateLimit | None = None
         self.like_limit: RateLimit | None = None
+        self.resync_limit: RateLimit | None = None
 
     async def open(self) -> bool:
         """Join the live and send its snapshot; False (socket closed with 4404) when the
@@ -350,6 +352,14 @@ class LiveSocket(fanout.Viewer):
         if kind == "chat.send":
             return await self.chat(message.get("data"))
         if kind == "resync":
+            if self.resync_limit is None:
+                self.resync_limit = RateLimit(RESYNC_BURST, RESYNC_WINDOW)
+            if not self.resync_limit.allow():
+                return await self.error(
+                    "rate_limited",
+                    "Too many resyncs: reconnect, or wait.",
+                    retry_after=round(self.resync_limit.retry_after(), 1),
+                )
             frame = await snapshot_frame(self.stream_id)
             if frame is not None:
                 await self.text(frame)

@@ -104,6 +104,24 @@ async def test_chat_flood_is_rate_limited(live):
     await viewer.disconnect()
 
 
+async def test_resyncs_are_answered_with_a_snapshot_within_a_limit(live):
+    viewer, first = await connect(live.pk)
+    answers = []
+    for _ in range(7):
+        await viewer.send_to(text_data='{"type": "resync"}')
+        message = await receive(viewer)
+        while message["type"] in ("likes", "viewers"):
+            message = await receive(viewer)
+        answers.append(message)
+    assert [m["type"] for m in answers[:5]] == ["snapshot"] * 5
+    assert answers[0]["seq"] == first["seq"]
+    for refused in answers[5:]:
+        assert refused["type"] == "error"
+        assert refused["data"]["code"] == "rate_limited"
+        assert 0 < refused["data"]["retry_after"] <= 60
+    await viewer.disconnect()
+
+
 async def test_anonymous_viewer_cannot_chat(live):
     viewer, _ = await connect(live.pk)
     await viewer.send_to(text_data=json.dumps({"type": "chat.send", "data": {"text": "hi"}}))
