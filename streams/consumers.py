@@ -17,20 +17,24 @@ import re
 import time
 import weakref
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
 from importlib import import_module
 from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib import auth
+from django.db.models import Min, Q
 from django.http.cookie import parse_cookie
+from django.utils import timezone
 
 from accounts.models import User
 from config.errors import DomainError
 
 from . import events, fanout, realtime, services, snapshots
 from .errors import ChatRefused
-from .models import Stream
+from .models import Deal, Stream
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,7 @@ CHAT_BURST, CHAT_WINDOW = 5, 10.0  # at most 5 chat lines per 10 s per socket
 LIKE_BURST, LIKE_WINDOW = 30, 1.0  # likes beyond 30 a second are dropped silently
 RESYNC_BURST, RESYNC_WINDOW = 5, 60.0  # each answer is a whole snapshot
 TICK_SECONDS = 1.0
+TICK_DB_EVERY = 10.0  # seconds between the tick's database reads when nothing asks for one
 HOST_ONLY = {
     "carousel.set",
     "carousel.pin",
@@ -160,6 +165,7 @@ class LiveTicker:
         self.likes: dict[int, int] = defaultdict(int)
         self.totals: dict[int, int] = {}  # the live's viewers over all processes, last tick
         self.tasks: dict[int, asyncio.Task] = {}
+        self.known: dict[int, TickState] = {}  # what the last database read said
 
     def join(self, stream_id: int) -> None:
         self.sockets[stream_id] += 1
@@ -200,20 +206,53 @@ class LiveTicker:
         if pending:
             await database_sync_to_async(_add_likes_to_db)(stream_id, pending)
             await realtime.add_likes(stream_id, pending)
-        total_viewers = await realtime.report_viewers(stream_id, self.sockets[stream_id])
+        total_viewers, won = await realtime.report_viewers(
+            stream_id, self.sockets[stream_id], claim=True
+        )
         self.totals[stream_id] = total_viewers
-        if not await realtime.claim_tick(stream_id):
+        if not won:
             return
-        stream = await database_sync_to_async(_tick_db)(stream_id, total_viewers)
-        if stream is None:
+        live = await self._live(stream_id, total_viewers)
+        if live is None:
             return
-        likes = await realtime.likes_total(stream_id, fallback=stream.likes_count)
-        if await realtime.changed_since_published(stream_id, "likes", likes):
+        likes, likes_changed, viewers_changed = await realtime.tick_counts(
+            stream_id, total_viewers, live.likes
+        )
+        if likes_changed:
             await events.asend_now(stream_id, "likes", {"total": likes})
-        if await realtime.changed_since_published(stream_id, "viewers", total_viewers):
-            await events.asend_now(
-                stream_id, "viewers", {"now": total_viewers, "peak": stream.peak_viewers}
-            )
+        if viewers_changed:
+            await events.asend_now(stream_id, "viewers", {"now": total_viewers, "peak": live.peak})
+
+    async def _live(self, stream_id: int, viewers: int) -> TickState | None:
+        """What the tick needs of the database, read only when something may have changed:
+        a new peak, a deal due (or started, or an event missed), a while since the last
+        read. Most seconds of a live ask the database nothing. None when it has ended."""
+        known = self.known.get(stream_id)
+        now = time.monotonic()
+        deals = fanout.hub().deal_mark(stream_id)
+        if (
+            known is None
+            or viewers > known.peak
+            or known.deals != deals
+            or (known.deal_due is not None and timezone.now() >= known.deal_due)
+            or now - known.read_at >= TICK_DB_EVERY
+        ):
+            known = await database_sync_to_async(_tick_db)(stream_id, viewers)
+            if known is None:
+                self.known.pop(stream_id, None)
+                return None
+            known.deals, known.read_at = deals, now
+            self.known[stream_id] = known
+        return known
+
+
+@dataclass
+class TickState:
+    peak: int
+    likes: int
+    deal_due: datetime | None  # when the live's running deal ends, if one runs
+    deals: int | None = None  # the hub's deal mark when read
+    read_at: float = 0.0
 
 
 def _add_likes_to_db(stream_id: int, count: int) -> None:
@@ -222,11 +261,19 @@ def _add_likes_to_db(stream_id: int, count: int) -> None:
     Stream.objects.filter(pk=stream_id).update(likes_count=F("likes_count") + count)
 
 
-def _tick_db(stream_id: int, viewers: int) -> Stream | None:
+def _tick_db(stream_id: int, viewers: int) -> TickState | None:
     """The database side of a tick: the peak, and deals whose time is up."""
     Stream.objects.filter(pk=stream_id, peak_viewers__lt=viewers).update(peak_viewers=viewers)
     services.deals_expire_due()
-    return Stream.objects.only("pk", "likes_count", "peak_viewers").filter(pk=stream_id).first()
+    stream = (
+        Stream.objects.filter(pk=stream_id)
+        .annotate(
+            deal_due=Min("deals__ends_at", filter=Q(deals__status=Deal.Status.ACTIVE)),
+        )
+        .values_list("peak_viewers", "likes_count", "deal_due")
+        .first()
+    )
+    return TickState(*stream) if stream is not None else None
 
 
 ticker = LiveTicker()

@@ -44,6 +44,7 @@ SEPARATOR = "\x1e"
 CUT_OFF_CODE = 4408  # "too slow": the client reconnects and takes a snapshot
 RECONNECT_MAX = 5.0  # seconds between attempts to subscribe again, at most
 CONTROL = "control"  # the channel every hub listens to: sign-outs
+DEAL_PREFIX = '{"type":"deal.'
 
 
 def channel(stream_id: int | str) -> str:
@@ -210,13 +211,14 @@ async def _finish(coro, waiting) -> None:
 
 
 class Room:
-    __slots__ = ("viewers", "subscribed", "idle_since", "events")
+    __slots__ = ("viewers", "subscribed", "idle_since", "events", "deals")
 
     def __init__(self):
         self.viewers: set[Viewer] = set()
         self.subscribed: asyncio.Future | None = None
         self.idle_since: float | None = None
         self.events = 0  # messages received, and subscriptions lost: see Hub.mark
+        self.deals = 0  # deal events received, and subscriptions lost: see Hub.deal_mark
 
 
 Snapshotter = Callable[[int], Awaitable[str | None]]
@@ -295,6 +297,12 @@ class Hub:
                 return None
         return room.events
 
+    def deal_mark(self, stream_id: int) -> int | None:
+        """Like mark, for deal events only: it changes when a deal of the live started or
+        ended as this process saw it, or when such an event may have been missed."""
+        room = self.rooms.get(stream_id)
+        return None if room is None else room.deals
+
     def viewers(self, stream_id: int) -> int:
         room = self.rooms.get(stream_id)
         return len(room.viewers) if room else 0
@@ -311,6 +319,8 @@ class Hub:
         if not room.viewers:
             return
         texts = payload.split(SEPARATOR) if SEPARATOR in payload else (payload,)
+        if any(text.startswith(DEAL_PREFIX) for text in texts):
+            room.deals += 1
         # Each message is framed once for every socket of this process.
         pairs = [(text, encode_text(text)) for text in texts]
         gone = []
@@ -385,6 +395,7 @@ class Hub:
                 lost = True
                 for room in self.rooms.values():
                     room.events += 1  # whatever was published now may never arrive
+                    room.deals += 1
                 pubsub, self._pubsub = self._pubsub, None
                 await _close_quietly(pubsub)
                 await asyncio.sleep(delay)

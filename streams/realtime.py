@@ -210,17 +210,6 @@ async def add_likes(stream_id: int, count: int) -> int:
         return _local.likes[stream_id]
 
 
-async def likes_total(stream_id: int, fallback: int = 0) -> int:
-    if use_redis():
-        value = await async_redis().get(_key(stream_id, "likes"))
-        if value is None:
-            # First tick after a Redis restart: start from what the database kept.
-            await async_redis().set(_key(stream_id, "likes"), fallback, nx=True)
-            return fallback
-        return int(value)
-    return max(_local.likes[stream_id], fallback)
-
-
 async def seed_likes(stream_id: int, total: int) -> None:
     if use_redis():
         await async_redis().set(_key(stream_id, "likes"), total, nx=True)
@@ -229,19 +218,25 @@ async def seed_likes(stream_id: int, total: int) -> None:
             _local.likes[stream_id] = max(_local.likes[stream_id], total)
 
 
-async def report_viewers(stream_id: int, local_count: int) -> int:
-    """Record this process's socket count and return the total over live processes.
-    Entries of processes that stopped reporting expire after VIEWER_TTL seconds."""
+async def report_viewers(
+    stream_id: int, local_count: int, *, claim: bool = False
+) -> tuple[int, bool]:
+    """Record this process's socket count; return the total over live processes and,
+    with claim, whether this process won this second's tick (see claim_tick). Entries of
+    processes that stopped reporting expire after VIEWER_TTL seconds."""
     now = time.time()
     if use_redis():
         client = async_redis()
         key = _key(stream_id, "viewers")
-        # One round trip a second per live and process.
+        # One round trip a second per live and process, the claim included.
         pipe = client.pipeline(transaction=False)
         pipe.hset(key, PROCESS_ID, f"{local_count}:{now:.3f}")
         pipe.expire(key, 3600)
         pipe.hgetall(key)
-        table = (await pipe.execute())[2]
+        if claim:
+            pipe.set(_key(stream_id, "tick"), PROCESS_ID, nx=True, px=CLAIM_MS)
+        answers = await pipe.execute()
+        table = answers[2]
         total, stale = 0, []
         for field, value in table.items():
             count, _, stamp = value.decode().partition(":")
@@ -251,14 +246,17 @@ async def report_viewers(stream_id: int, local_count: int) -> int:
                 total += int(count)
         if stale:
             await client.hdel(key, *stale)
-        return total
+        return total, bool(claim and answers[3])
     with _local.lock:
         table = _local.viewers[stream_id]
         table[PROCESS_ID] = (local_count, now)
-        return sum(c for c, stamp in table.values() if now - stamp <= VIEWER_TTL)
+        return sum(c for c, stamp in table.values() if now - stamp <= VIEWER_TTL), claim
 
 
-async def claim_tick(stream_id: int, interval_ms: int = 900) -> bool:
+CLAIM_MS = 900
+
+
+async def claim_tick(stream_id: int, interval_ms: int = CLAIM_MS) -> bool:
     """One process per live per second publishes the batched counts: the first to claim."""
     if use_redis():
         return bool(
@@ -267,15 +265,42 @@ async def claim_tick(stream_id: int, interval_ms: int = 900) -> bool:
     return True
 
 
-async def changed_since_published(stream_id: int, name: str, value: int) -> bool:
-    """True (and remembers value) when value differs from the last one published."""
-    if use_redis():
-        previous = await async_redis().getset(_key(stream_id, f"published:{name}"), value)
-        return previous is None or int(previous) != value
-    with _local.lock:
-        previous = _local.published.get((stream_id, name))
-        _local.published[(stream_id, name)] = value
-        return previous != value
+async def tick_counts(stream_id: int, viewers: int, likes_fallback: int) -> tuple[int, bool, bool]:
+    """For the process that won a tick, in one round trip: the live's likes, and whether
+    they and the viewer count differ from what was last published (remembering the new
+    values). After a Redis restart likes start again from likes_fallback (the database)."""
+    if not use_redis():
+        likes = max(_local.likes[stream_id], likes_fallback)
+        with _local.lock:
+            changed = [
+                _local.published.get((stream_id, name)) != value
+                for name, value in (("likes", likes), ("viewers", viewers))
+            ]
+            _local.published[(stream_id, "likes")] = likes
+            _local.published[(stream_id, "viewers")] = viewers
+        return likes, changed[0], changed[1]
+    client = async_redis()
+    likes_key = _key(stream_id, "likes")
+    pipe = client.pipeline(transaction=False)
+    pipe.get(likes_key)
+    pipe.get(_key(stream_id, "published:likes"))
+    pipe.get(_key(stream_id, "published:viewers"))
+    raw_likes, last_likes, last_viewers = await pipe.execute()
+    if raw_likes is None:
+        await client.set(likes_key, likes_fallback, nx=True)
+        likes = likes_fallback
+    else:
+        likes = int(raw_likes)
+    likes_changed = last_likes is None or int(last_likes) != likes
+    viewers_changed = last_viewers is None or int(last_viewers) != viewers
+    if likes_changed or viewers_changed:
+        pipe = client.pipeline(transaction=False)
+        if likes_changed:
+            pipe.set(_key(stream_id, "published:likes"), likes)
+        if viewers_changed:
+            pipe.set(_key(stream_id, "published:viewers"), viewers)
+        await pipe.execute()
+    return likes, likes_changed, viewers_changed
 
 
 def reset_local_state() -> None:

@@ -270,3 +270,33 @@ async def test_a_batch_of_events_reaches_the_viewer_as_one_frame_each_in_order(l
     assert [event["data"]["n"] for event in received] == [0, 1, 2]
     assert [event["seq"] for event in received] == [snapshot["seq"] + n for n in (1, 2, 3)]
     await viewer.disconnect()
+
+
+async def test_quiet_ticks_ask_the_database_nothing_and_a_deal_started_is_seen(
+    live, live_host, products
+):
+    from streams.consumers import ticker
+
+    viewer, _ = await connect(live.pk)
+    await ticker.tick(live.pk)  # the first tick of the live in this process reads it
+    first = ticker.known[live.pk]
+    for _ in range(3):
+        await asyncio.sleep(1)  # the claim is held for 0.9 s
+        await ticker.tick(live.pk)
+    assert ticker.known[live.pk] is first  # nothing changed: no database read
+
+    deal = await sync_to_async(services.deal_start)(
+        stream=live,
+        actor=live_host,
+        product_id=products[0].pk,
+        price_minor=3000,
+        quantity=5,
+        seconds=60,
+    )
+    await receive_type(viewer, "deal.started")
+    await asyncio.sleep(1)
+    await ticker.tick(live.pk)
+    # The deal's event made the next tick read the live again: it knows when the deal ends.
+    assert ticker.known[live.pk] is not first
+    assert ticker.known[live.pk].deal_due == deal.ends_at
+    await viewer.disconnect()
