@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "allauth",
     "allauth.account",
+    "outbox",
     "accounts",
     "payments",
     "shops",
@@ -202,6 +203,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # Sends the tasks whose broker was unreachable when their transaction committed.
+    "outbox-relay": {
+        "task": "outbox.relay",
+        "schedule": env.int("OUTBOX_RELAY_SECONDS", default=10),
+    },
     "sessions-clear": {"task": "accounts.sessions_clear", "schedule": 60 * 60 * 6},
     "deals-sweep": {"task": "streams.deals_sweep", "schedule": 30},
     "orders-release-unpaid": {"task": "orders.release_unpaid", "schedule": 60},

@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.permissions import staff_can
 from config.errors import DomainError, NotAllowed
+from outbox.services import task_enqueue
 from payments.errors import InsufficientFunds
 from payments.ledger import Line, account_get, ledger_post
 from payments.ledger_models import LedgerAccount
@@ -191,14 +192,10 @@ def payout_approve(*, payout_id: int, actor: User, reason: str = "") -> Payout:
     with transaction.atomic():
         if not _decide(payout_id=payout_id, actor=actor, reason=reason, to=Status.APPROVED):
             raise _refused(payout_id, "approved")
-        transaction.on_commit(lambda: _enqueue(payout_id), robust=True)
+        # Through the outbox: sent at once after commit, or by the relay if the broker is
+        # down then (payouts_sweep remains for a task that ran out of retries).
+        task_enqueue(task="gifting.payout_execute", kwargs={"payout_id": payout_id})
     return Payout.objects.get(pk=payout_id)
-
-
-def _enqueue(payout_id: int) -> None:
-    from .tasks import payout_execute  # tasks imports this module
-
-    payout_execute.delay(payout_id)
 
 
 def payout_reject(*, payout_id: int, actor: User, reason: str = "") -> Payout:

@@ -1,6 +1,8 @@
-"""The emails about an order. Each (order, event) is sent at most once: a claim row is
-taken first (an OrderEvent whose kind is unique per order), so a task run twice (a retry,
-a redelivery after a killed worker) sends nothing more."""
+"""The emails about an order. Each (order, event) is sent once: a claim row is taken
+first (an OrderEvent whose kind is unique per order), so a task run twice (a redelivery, a
+second send from the outbox) sends nothing more; a send that fails gives the claim back
+for the task's retry. A worker killed between the claim and the send loses that email (at
+most once: a buyer never gets the same email twice)."""
 
 from __future__ import annotations
 
@@ -60,4 +62,10 @@ def order_emails_send(*, order_id: int, what: str) -> int:
                 [order.shop.owner.email],
             )
         )
-    return send_mass_mail(messages, fail_silently=False)
+    try:
+        return send_mass_mail(messages, fail_silently=False)
+    except Exception:
+        # The mail server refused or could not be reached: give the claim back, so that
+        # the task's retry sends the emails instead of finding them claimed.
+        OrderEvent.objects.filter(order=order, kind=sent_kind).delete()
+        raise

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import staff_can
+from outbox.services import task_enqueue
 from payments.errors import DomainError, InvalidPaymentMethod
 from payments.ledger import Line, accounts_get, ledger_post
 from payments.ledger_models import LedgerAccount
@@ -416,7 +417,7 @@ def order_place(
     checkout_key = _check_key(checkout_key)
     existing = list(Order.objects.filter(buyer=buyer, checkout_key=checkout_key).order_by("pk"))
     if existing:
-        return existing
+        return _pay_all(existing, retry=True)
     stream = _attribution(stream_id)
     address = _resolve_address(buyer, address_id)
     payment = payment_method_resolve(user=buyer, payment_method=payment_method)
@@ -438,16 +439,33 @@ def order_place(
     except IntegrityError:
         # A retry of this checkout raced its first attempt, which made the orders.
         return list(Order.objects.filter(buyer=buyer, checkout_key=checkout_key).order_by("pk"))
+    return _pay_all(orders)
+
+
+def _pay_all(orders: list[Order], *, retry: bool = False) -> list[Order]:
+    """Pay each shop's order of a checkout. On a retry of the checkout (retry=True), only
+    the orders whose first attempt stopped before it knew the payment's answer (its
+    process was killed) are paid, the others are left as they are. Asking the provider
+    again is safe: it answers an authorization or a capture it has seen with its first
+    answer (idempotency keys order:<id>:authorize, …:capture), so nothing is charged twice,
+    and the transitions are compare-and-set."""
     for index, order in enumerate(orders):
+        pending = order.status == Order.Status.PENDING_PAYMENT
         try:
-            order_pay(order=order)
+            if not retry or (pending and order.payment_state == Order.PaymentState.NONE):
+                order_pay(order=order)
+            elif pending and order.payment_state == Order.PaymentState.AUTHORIZED:
+                order_capture(order_id=order.pk)
         except DomainError:
             # One shop's payment failed: its order and those not yet paid for give their
             # stock back at once instead of holding it until their pay-by time. Those
             # already paid stay paid (each shop's order is a payment of its own).
-            for rest in orders[index:]:
+            rest = Order.objects.filter(
+                pk__in=[o.pk for o in orders[index:]], status=Order.Status.PENDING_PAYMENT
+            )
+            for pk in rest.order_by("pk").values_list("pk", flat=True):
                 with contextlib.suppress(InvalidTransition):
-                    order_cancel(order_id=rest.pk, actor=None, reason="checkout_failed")
+                    order_cancel(order_id=pk, actor=None, reason="checkout_failed")
             raise
     return [Order.objects.get(pk=order.pk) for order in orders]
 
@@ -733,10 +751,9 @@ def _post_paid(order: Order) -> None:
 
 
 def _email_later(order_id: int, what: str) -> None:
-    """Queue the emails about an order once the current transaction (if any) commits."""
-    from .tasks import order_emails
-
-    transaction.on_commit(lambda: order_emails.delay(order_id, what), robust=True)
+    """Queue the emails about an order through the outbox: they are sent once the current
+    transaction (if any) commits, also when the broker is down at that moment."""
+    task_enqueue(task="orders.emails", kwargs={"order_id": order_id, "what": what})
 
 
 def _announce_paid(order: Order) -> None:
@@ -917,7 +934,7 @@ def order_ship(*, actor: User, order_id: int, carrier: str, tracking_number: str
         Order.objects.filter(pk=order.pk).update(
             carrier=carrier, tracking_number=tracking_number, shipped_at=timezone.now()
         )
-    _email_later(order.pk, "shipped")
+        _email_later(order.pk, "shipped")
     order.refresh_from_db()
     return order
 

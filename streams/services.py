@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.images import image_renditions
 from accounts.models import User
 from accounts.permissions import staff_can
+from outbox.services import task_enqueue
 from shops.models import Product, Shop
 
 from . import events, snapshots
@@ -127,12 +128,11 @@ def stream_go_live(*, stream: Stream, actor: User | None, playback_url: str = ""
     changes = {"started_at": timezone.now()}
     if playback_url:
         changes["playback_url"] = playback_url.strip()
-    stream = _transition(stream.pk, Stream.Status.LIVE, **changes)
-    from .tasks import reminders_notify
-
-    # robust: a broker outage must not fail going live (the deal sweep and tick cover
-    # deals; reminders are best effort).
-    transaction.on_commit(lambda: reminders_notify.delay(stream.pk), robust=True)
+    with transaction.atomic():
+        stream = _transition(stream.pk, Stream.Status.LIVE, **changes)
+        # Through the outbox: a broker that is down neither fails going live nor loses
+        # the reminders.
+        task_enqueue(task="streams.reminders_notify", kwargs={"stream_id": stream.pk})
     return stream
 
 

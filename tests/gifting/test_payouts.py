@@ -66,9 +66,18 @@ def earner(host, viewer):
 
 @pytest.fixture
 def queued(monkeypatch):
-    """payout_execute tasks enqueued on approval, kept instead of sent to the broker."""
+    """payout_execute tasks enqueued (on approval through the outbox, by the sweep
+    directly), kept instead of sent to the broker."""
+    from config.celery import app
+
     calls = []
+
+    def send_task(name, kwargs=None, **options):
+        assert name == tasks.payout_execute.name
+        calls.append(kwargs["payout_id"])
+
     monkeypatch.setattr(tasks.payout_execute, "delay", lambda payout_id: calls.append(payout_id))
+    monkeypatch.setattr(app, "send_task", send_task)
     return calls
 
 
