@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 MANAGE := $(BIN)/python manage.py
 PORT ?= 8000
 WORKERS ?= 2
+# `make test` runs the suite in this many processes (pytest-xdist), each with its own
+# test database, Redis keys and Celery queue (tests/parallel.py).
+TEST_PROCESSES ?= 2
 
 .PHONY: run serve test fuzz lint format install install-dev browser media-tools clean
 
@@ -47,7 +50,8 @@ media-tools:
 test: install-dev browser media-tools
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	CACHE_PREFIX=tapbuy-test CHANNEL_PREFIX=tapbuy-test $(BIN)/python -m pytest $(PYTEST_ARGS)
+	CACHE_PREFIX=tapbuy-test CHANNEL_PREFIX=tapbuy-test $(BIN)/python -m pytest \
+		-n $(TEST_PROCESSES) --dist worksteal $(PYTEST_ARGS)
 
 # The API fuzzing and the money state machine (tests/fuzz) with many more examples and
 # steps than `make test` gives them; FUZZ_EXAMPLES and FUZZ_STEPS override the sizes.
