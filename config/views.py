@@ -1,4 +1,5 @@
-"""Operational endpoints: the health check."""
+"""Operational endpoints: the health check; and the error pages, which answer under /api/
+in the API's error shape instead of HTML."""
 
 import asyncio
 import logging
@@ -7,9 +8,11 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 
 from config.celery import app as celery_app
+from config.errors import error_body
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +74,43 @@ async def healthz(request):
         body["status"] = "down"
         return JsonResponse(body, status=503)
     return JsonResponse(body)
+
+
+# --- error pages (handler400/403/404/500 in config/urls.py) ---------------------------------
+# DRF answers the errors its views raise; these are the ones Django answers before or
+# around a view: a URL that matches no route (an id that is not a number), a bad Host, a
+# CSRF failure, an error outside the view.
+API_PREFIX = "/api/"
+
+
+def _api(request) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def bad_request(request, exception):
+    if _api(request):
+        return JsonResponse(error_body("bad_request", "The request is malformed."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception):
+    if _api(request):
+        return JsonResponse(
+            error_body("permission_denied", "You are not allowed to do that."), status=403
+        )
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request, exception):
+    if _api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if _api(request):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; try again."),
+            status=500,
+        )
+    return defaults.server_error(request)
