@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -88,16 +88,34 @@ def idempotent(
         status, body = exc.status, error_body(exc.code, exc.message, exc.fields)
     except BaseException:
         # Nothing was decided: free the key so that the client can retry.
-        IdempotencyKey.objects.filter(
-            user=user, scope=scope, key=key, state=IdempotencyKey.State.IN_PROGRESS
-        ).delete()
+        _on_a_working_connection(
+            lambda: IdempotencyKey.objects.filter(
+                user=user, scope=scope, key=key, state=IdempotencyKey.State.IN_PROGRESS
+            ).delete()
+        )
         raise
-    IdempotencyKey.objects.filter(user=user, scope=scope, key=key).update(
-        state=IdempotencyKey.State.DONE,
-        response_status=status,
-        response_body=body,
+    _on_a_working_connection(
+        lambda: IdempotencyKey.objects.filter(user=user, scope=scope, key=key).update(
+            state=IdempotencyKey.State.DONE,
+            response_status=status,
+            response_body=body,
+        )
     )
     return status, body
+
+
+def _on_a_working_connection(write: Callable[[], object]) -> None:
+    """Run write(); if the database connection broke under the work (its backend
+    terminated, the server restarted), run it once more on a new connection. Without that
+    the claim would stay in progress until it goes stale (STALE_AFTER), and every retry of
+    the request in between would be refused as still running."""
+    try:
+        write()
+    except DatabaseError:
+        if connection.in_atomic_block or connection.is_usable():
+            raise
+        connection.close()
+        write()
 
 
 def idempotent_response(request, *, scope: str, action: Callable[[], tuple[int, dict]]):

@@ -1,8 +1,9 @@
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from payments.errors import IdempotencyKeyRequired, IdempotencyKeyReused
 from payments.idempotency import idempotent
@@ -80,6 +81,57 @@ def test_a_crash_frees_the_key_for_a_retry():
     assert idempotent(
         user=user, scope="orders", key="k", payload={}, action=lambda: (201, {"ok": True})
     ) == (201, {"ok": True})
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("breaks", ["in the work", "after the work"])
+def test_a_connection_terminated_under_the_request_frees_or_answers_the_key(breaks):
+    """pg_terminate_backend on the request's connection (a failover, an operator): the
+    key is freed (the work failed) or its answer stored (the work was done) on a new
+    connection, so that the client's retry is not refused as in progress for minutes."""
+    from payments import idempotency
+
+    user = UserFactory()
+    ran = []
+
+    def terminate_own_backend():
+        pid = connection.cursor().connection.info.backend_pid
+        with connections_other() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    def work():
+        ran.append(1)
+        terminate_own_backend()
+        if breaks == "in the work":
+            connection.cursor().execute("SELECT 1")  # the work's next query fails
+        return 201, {"ok": True}
+
+    if breaks == "in the work":
+        with pytest.raises(Exception):  # noqa: B017 (whichever database error psycopg gives)
+            idempotency.idempotent(user=user, scope="orders", key="k", payload={}, action=work)
+        assert not IdempotencyKey.objects.filter(user=user, key="k").exists()
+        answer = idempotency.idempotent(
+            user=user, scope="orders", key="k", payload={}, action=lambda: (201, {"again": 1})
+        )
+        assert answer == (201, {"again": 1})
+    else:
+        answer = idempotency.idempotent(user=user, scope="orders", key="k", payload={}, action=work)
+        assert answer == (201, {"ok": True})
+        assert IdempotencyKey.objects.get(user=user, key="k").state == "done"
+        retry = idempotency.idempotent(user=user, scope="orders", key="k", payload={}, action=work)
+        assert retry == (201, {"ok": True}) and ran == [1]
+
+
+@contextmanager
+def connections_other():
+    """A cursor on a second connection to the test database."""
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            yield cursor
+    finally:
+        other.close()
 
 
 @pytest.mark.postgres
