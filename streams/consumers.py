@@ -391,22 +391,17 @@ class LiveSocket(fanout.Viewer):
             return await self.error("bad_message", 'A message is an object with a "type".')
         kind = message["type"]
         if kind == "like":
-            if self.like_limit is None:
-                self.like_limit = RateLimit(LIKE_BURST, LIKE_WINDOW)
-            if self.like_limit.allow():
+            # Taps beyond the limit are dropped without a word: likes are a stream of taps.
+            if not await self.over_limit("like_limit", LIKE_BURST, LIKE_WINDOW):
                 ticker.like(self.stream_id)
             return None
         if kind == "chat.send":
             return await self.chat(message.get("data"))
         if kind == "resync":
-            if self.resync_limit is None:
-                self.resync_limit = RateLimit(RESYNC_BURST, RESYNC_WINDOW)
-            if not self.resync_limit.allow():
-                return await self.error(
-                    "rate_limited",
-                    "Too many resyncs: reconnect, or wait.",
-                    retry_after=round(self.resync_limit.retry_after(), 1),
-                )
+            if await self.over_limit(
+                "resync_limit", RESYNC_BURST, RESYNC_WINDOW, "Too many resyncs: reconnect, or wait."
+            ):
+                return None
             frame = await snapshot_frame(self.stream_id)
             if frame is not None:
                 await self.text(frame)
@@ -421,14 +416,10 @@ class LiveSocket(fanout.Viewer):
         text = data.get("text") if isinstance(data, dict) else None
         if not isinstance(text, str):
             return await self.error("bad_message", 'chat.send needs {"data": {"text": "..."}}.')
-        if self.chat_limit is None:
-            self.chat_limit = RateLimit(CHAT_BURST, CHAT_WINDOW)
-        if not self.chat_limit.allow():
-            return await self.error(
-                "rate_limited",
-                "You are sending messages too fast.",
-                retry_after=round(self.chat_limit.retry_after(), 1),
-            )
+        if await self.over_limit(
+            "chat_limit", CHAT_BURST, CHAT_WINDOW, "You are sending messages too fast."
+        ):
+            return None
         try:
             self.user = await database_sync_to_async(_chat_send)(
                 self.user or self.user_id, self.stream_id, text
@@ -438,6 +429,19 @@ class LiveSocket(fanout.Viewer):
                 exc.code, exc.message, retry_after=getattr(exc, "retry_after", None)
             )
         return None
+
+    async def over_limit(self, slot: str, burst: int, window: float, message: str = "") -> bool:
+        """Whether this socket's limit in `slot` refuses one more message (made on first
+        use); with a message, the viewer is told it, and when to try again."""
+        limit = getattr(self, slot)
+        if limit is None:
+            limit = RateLimit(burst, window)
+            setattr(self, slot, limit)
+        if limit.allow():
+            return False
+        if message:
+            await self.error("rate_limited", message, retry_after=round(limit.retry_after(), 1))
+        return True
 
     async def error(self, code: str, message: str, retry_after: float | None = None):
         data = {"code": code, "message": message}
