@@ -379,12 +379,20 @@ class LiveView:
     open: bool = False
     wants_snapshot: bool = False  # a gap was seen and no snapshot came since
     asking: int = 0  # resyncs sent and not answered yet (the client counts them up)
+    received: list = field(default_factory=list)  # (at, type, seq) of every message
+    highest: int | None = None  # the highest seq received so far
+    rewinds: int = 0  # snapshots behind an event already received (their seq below it)
 
     def apply(self, message: dict, at: float) -> bool:
         """Take one message; True when it opens a gap (ask for a snapshot)."""
         kind = message.get("type")
+        seq = message.get("seq")
+        self.received.append((at, kind, seq))
         if kind == "snapshot":
             data = message["data"]
+            if self.highest is not None and data["seq"] < self.highest:
+                self.rewinds += 1
+            self.highest = max(self.highest or 0, data["seq"])
             self.snapshots.append((at, data["seq"], self.asking > 0))
             self.asking = max(0, self.asking - 1)
             self.seq = data["seq"]
@@ -397,9 +405,9 @@ class LiveView:
             if code == "rate_limited":
                 self.asking = max(0, self.asking - 1)  # the answer to a resync: ask later
             return False
-        seq = message.get("seq")
         if not isinstance(seq, int):
             return False
+        self.highest = max(self.highest or 0, seq)
         if self.seq is not None and seq <= self.seq:
             self.skipped += 1
             return False

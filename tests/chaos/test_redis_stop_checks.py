@@ -89,6 +89,18 @@ def test_a_view_applies_the_next_seq_skips_old_ones_and_wants_a_snapshot_after_a
     assert view.snapshots == [(1.0, 10, False), (1.5, 21, True)]
     assert view.events == {"stock.changed": 2}
     assert (view.first_seq["stock.changed"], view.last_seq["stock.changed"]) == (11, 21)
+    assert [seq for _, _, seq in view.received] == [10, 11, 9, 20, 21, 21]
+    assert view.rewinds == 0
+
+
+def test_a_snapshot_behind_events_already_received_is_a_rewind():
+    view = LiveView("v")
+    view.apply(snapshot(10, p1=5), 1.0)
+    view.apply(stock(11, 1, 4), 1.1)
+    view.apply(stock(12, 1, 3), 1.2)
+    view.apply(snapshot(11, p1=4), 1.3)  # built before 12 was published, sent after it
+    assert view.rewinds == 1 and view.seq == 11 and view.stock == {1: 4}
+    assert view.apply(stock(13, 1, 2), 1.4)  # 12 is not sent again: a gap
 
 
 def test_a_rate_limited_resync_is_an_answer_to_ask_again():
