@@ -5,8 +5,13 @@ no inline script, style or event handler (tests/config/test_csp.py renders every
 to check). The live page also needs its own WebSocket (connect-src) and video: the demo
 file is ours, HLS comes through hls.js (playlists fetched with XHR, the media handed to
 the <video> as a blob: URL, parsing in a blob: worker) from our origin or the media
-server's (CSP_MEDIA_ORIGINS and HLS_PLAYBACK_BASE_URL). No page may be framed: Tapbuy
-has no embed page.
+server's (CSP_MEDIA_ORIGINS and HLS_PLAYBACK_BASE_URL).
+
+No page may be framed (frame-ancestors 'none', and X-Frame-Options DENY from Django) but
+the embed page of a live (/live/<id>/embed/), which creators and merchants put on their own
+sites: its view is marked @embeddable, and its responses get frame-ancestors from
+EMBED_FRAME_ANCESTORS (any site by default) and no X-Frame-Options. It has nothing that
+acts for the visitor (no form, no session), so framing it offers no clickjacking target.
 
 Django's admin runs under the same policy (tests/browser/test_admin_csp.py). The API docs
 (Swagger UI, Redoc) are third-party pages with inline <style> blocks, style attributes and
@@ -17,10 +22,12 @@ system's).
 
 from __future__ import annotations
 
+from functools import wraps
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.views.decorators.clickjacking import xframe_options_exempt
 
 LOOSE_STYLE_PREFIXES = ("/api/docs/", "/api/redoc/")
 
@@ -41,9 +48,36 @@ def media_origins() -> list[str]:
     return origins
 
 
-def build_policy(*, socket_origin: str | None, loose_style: bool = False) -> str:
+def embed_frame_ancestors() -> list[str]:
+    """Who may frame an embeddable page: EMBED_FRAME_ANCESTORS (* for any site, or
+    origins); an empty setting lets no one."""
+    return list(settings.EMBED_FRAME_ANCESTORS) or ["'none'"]
+
+
+def embeddable(view):
+    """Let any site in EMBED_FRAME_ANCESTORS frame the view's pages: the middleware reads
+    the mark on the response, and Django's xframe_options_exempt drops X-Frame-Options.
+    Only for a page that acts for no one: no form, no state change, nothing of the session.
+    An error page the view raises (its 404) is not marked, and stays unframeable."""
+
+    @wraps(view)
+    def marked(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response.csp_embeddable = True
+        return response
+
+    return xframe_options_exempt(marked)
+
+
+def build_policy(
+    *,
+    socket_origin: str | None,
+    loose_style: bool = False,
+    frame_ancestors: list[str] | None = None,
+) -> str:
     """The policy for one response; socket_origin is the ws:// or wss:// form of the host
-    the page was served from ('self' covers it in current browsers, not in all)."""
+    the page was served from ('self' covers it in current browsers, not in all).
+    frame_ancestors is for embeddable pages only: every other page says 'none'."""
     media = media_origins()
     style = ["'self'", "'unsafe-inline'"] if loose_style else ["'self'"]
     img = ["'self'", "data:"] if loose_style else ["'self'"]
@@ -59,7 +93,7 @@ def build_policy(*, socket_origin: str | None, loose_style: bool = False) -> str
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
+        "frame-ancestors": frame_ancestors or ["'none'"],
         "frame-src": ["'none'"],
     }
     return "; ".join(f"{name} {' '.join(values)}" for name, values in directives.items())
@@ -84,5 +118,8 @@ class ContentSecurityPolicyMiddleware:
             host = None
         socket = f"{'wss' if request.is_secure() else 'ws'}://{host}" if host else None
         loose = request.path.startswith(LOOSE_STYLE_PREFIXES)
-        response["Content-Security-Policy"] = build_policy(socket_origin=socket, loose_style=loose)
+        ancestors = embed_frame_ancestors() if getattr(response, "csp_embeddable", False) else None
+        response["Content-Security-Policy"] = build_policy(
+            socket_origin=socket, loose_style=loose, frame_ancestors=ancestors
+        )
         return response

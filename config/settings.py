@@ -512,6 +512,12 @@ X_FRAME_OPTIONS = "DENY"
 # elsewhere (a CDN, the media server) needs its origin here; HLS_PLAYBACK_BASE_URL's is
 # added by itself.
 CSP_MEDIA_ORIGINS = env.list("CSP_MEDIA_ORIGINS", default=[])
+# The one page other sites may frame, a live's embed player (/live/<id>/embed/): any site
+# (*), or only these origins, space- or comma-separated (https://shop.example.com).
+EMBED_FRAME_ANCESTORS = env.str("EMBED_FRAME_ANCESTORS", default="*").replace(",", " ").split()
+if any(";" in source for source in EMBED_FRAME_ANCESTORS):
+    # A ; would end the directive and start another one of the operator's making.
+    raise ImproperlyConfigured("EMBED_FRAME_ANCESTORS lists origins (https://a.example) or *.")
 SESSION_COOKIE_HTTPONLY = True
 # HSTS preload (W021) is a commitment to browsers' preload lists, opted into by
 # SECURE_HSTS_PRELOAD=1, never by default.

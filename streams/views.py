@@ -1,12 +1,18 @@
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.errors import InvalidImage
 from accounts.permissions import staff_can
+from config.csp import embeddable
 from config.errors import DomainErrorMixin
 from shops.models import Product
 
@@ -51,6 +57,31 @@ class LiveView(TemplateView):
         if stream.status == stream.Status.ENDED:
             context["history"] = selectors.carousel_history(stream=stream)
         return context
+
+
+@method_decorator(embeddable, name="dispatch")
+class EmbedView(View):
+    """A live's player for other sites to frame: video, title, host, state, and a link to
+    the live page. Open to whoever may open the live page (stream_get: a cancelled live is
+    a 404). The same page for everyone: rendered without the request, so no context
+    processor reads the session or the user, and the response sets no cookie."""
+
+    def get(self, request, pk):
+        stream = selectors.stream_get(pk=pk)
+        return HttpResponse(render_to_string("streams/live_embed.html", {"stream": stream}))
+
+
+def _embed_code(request, stream) -> str:
+    """The <iframe> a host pastes into their own site, as HTML (the console shows it as
+    text): the embed page's address on the host this page was asked for."""
+    url = request.build_absolute_uri(reverse("streams:embed", kwargs={"pk": stream.pk}))
+    return format_html(
+        '<iframe src="{}" title="{}" width="360" height="640" '
+        'allow="autoplay; fullscreen; picture-in-picture" allowfullscreen '
+        'loading="lazy"></iframe>',
+        url,
+        stream.title,
+    )
 
 
 class ReminderView(LoginRequiredMixin, DomainErrorMixin, View):
@@ -134,6 +165,7 @@ class ConsoleView(LoginRequiredMixin, DomainErrorMixin, View):
             "carousel": carousel,
             "candidates": candidates,
             "stream_key": request.session.pop(f"stream_key_{stream.pk}", None),
+            "embed_code": _embed_code(request, stream),
             "ingest_url": settings.RTMP_INGEST_URL,
             "go_live_form": GoLiveForm(initial={"playback_url": stream.playback_url}),
             "deal_form": DealForm(),

@@ -266,20 +266,9 @@
   }
 
   // --- video -----------------------------------------------------------------------------
-  let hls = null;
+  // The player is shared with the embed page: static/streams/player.js.
   function play() {
-    const video = $("video");
-    const url = video.dataset.src;
-    if (!url) return;
-    if (hls) { hls.destroy(); hls = null; }
-    if (url.includes(".m3u8") && !video.canPlayType("application/vnd.apple.mpegurl") && window.Hls && window.Hls.isSupported()) {
-      hls = new window.Hls({ lowLatencyMode: true });
-      hls.loadSource(url);
-      hls.attachMedia(video);
-    } else {
-      video.src = url;
-    }
-    video.play().catch(() => {});
+    if (window.tapbuyPlayer) window.tapbuyPlayer.play($("video"));
   }
 
   // --- viewer actions --------------------------------------------------------------------
@@ -300,6 +289,16 @@
     like.classList.remove("pop");
     void like.offsetWidth;
     like.classList.add("pop");
+  });
+  // The console's embed code: Copy puts it on the clipboard (or selects it, to copy by hand,
+  // where the page is not a secure context and there is no clipboard).
+  const embedCopy = $("embed-copy");
+  if (embedCopy) embedCopy.addEventListener("click", async () => {
+    const code = $("embed-code");
+    try {
+      await navigator.clipboard.writeText(code.value);
+      embedCopy.textContent = "Copied";
+    } catch (error) { code.select(); }
   });
   document.querySelectorAll("[data-seek]").forEach((button) => button.addEventListener("click", () => {
     const video = $("video");

@@ -6,9 +6,13 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import User
 from config.csp import build_policy
+from streams import services
+from tests.config.test_settings import _manage
+from tests.factories import UserFactory
 from tests.pages import demo_world, html_routes, route_path
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
@@ -101,6 +105,14 @@ def test_the_policy_allows_only_our_own_origin():
     assert "unsafe" not in build_policy(socket_origin=None)
 
 
+def test_an_embeddable_page_names_who_may_frame_it():
+    policy = build_policy(
+        socket_origin=None, frame_ancestors=["https://a.example", "https://b.example"]
+    )
+    assert "; frame-ancestors https://a.example https://b.example;" in policy
+    assert "frame-src 'none'" in policy and "script-src 'self';" in policy
+
+
 def test_video_origins_come_from_the_settings(settings):
     settings.HLS_PLAYBACK_BASE_URL = "https://media.example.com:8443/hls/"
     settings.CSP_MEDIA_ORIGINS = ["https://cdn.example.net", "not a url"]
@@ -125,6 +137,50 @@ def test_every_response_carries_the_policy(client, path):
     assert "frame-ancestors 'none'" in policy
     assert "connect-src 'self' ws://testserver" in policy
     assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_only_the_embed_page_may_be_framed(client, settings):
+    """The embed page has the framing sites of EMBED_FRAME_ANCESTORS and no X-Frame-Options;
+    its neighbours keep both refusals (the walk below checks every other page)."""
+    host = UserFactory(handle="hana", is_business=True)
+    stream, _ = services.stream_schedule(host=host, title="Drop", scheduled_at=timezone.now())
+    settings.EMBED_FRAME_ANCESTORS = ["https://a.example", "https://b.example"]
+    embed = client.get(f"/live/{stream.pk}/embed/")
+    assert (
+        "frame-ancestors https://a.example https://b.example;" in embed["Content-Security-Policy"]
+    )
+    assert "X-Frame-Options" not in embed
+    for path in (f"/live/{stream.pk}", "/", "/live/999999/embed/"):
+        response = client.get(path)
+        assert "frame-ancestors 'none'" in response["Content-Security-Policy"], path
+        assert response["X-Frame-Options"] == "DENY", path
+
+
+@pytest.mark.parametrize(
+    ("value", "sources"),
+    [
+        ("", "['*']"),
+        ("https://a.example https://b.example", "['https://a.example', 'https://b.example']"),
+        ("https://a.example, https://b.example", "['https://a.example', 'https://b.example']"),
+    ],
+)
+def test_the_framing_sites_come_from_the_environment(value, sources):
+    env = {"EMBED_FRAME_ANCESTORS": value} if value else {}
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.EMBED_FRAME_ANCESTORS)",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == sources
+
+
+def test_a_framing_site_cannot_add_a_directive():
+    result = _manage("check", EMBED_FRAME_ANCESTORS="https://a.example; script-src *")
+    assert result.returncode != 0
+    assert "EMBED_FRAME_ANCESTORS" in result.stderr
 
 
 @pytest.mark.django_db
@@ -171,7 +227,8 @@ NOT_PAGES = {
 def test_every_page_renders_without_inline_code_and_with_hostile_text_escaped():
     """Every HTML route of the URLconf (the API and the admin apart), as a visitor, a
     viewer with orders, a host and merchant, and staff, as a page and as htmx asks for it.
-    The demo data carries a product, a chat line and a profile full of markup."""
+    The demo data carries a product, a chat line and a profile full of markup. Only the
+    embed page may be framed: every other answer says frame-ancestors 'none' and DENY."""
     world = demo_world()
     paths = [
         route_path(route, name, world)
@@ -179,7 +236,7 @@ def test_every_page_renders_without_inline_code_and_with_hostile_text_escaped():
         if name not in NOT_PAGES
     ]
     personas = [None, "noah", "mia", "admin"]
-    problems, seen = {}, set()
+    problems, seen, framed = {}, set(), set()
     for handle in personas:
         client = Client()
         if handle:
@@ -188,6 +245,11 @@ def test_every_page_renders_without_inline_code_and_with_hostile_text_escaped():
             for headers in ({}, {"HX-Request": "true"}):
                 response = client.get(path, headers=headers)
                 assert "Content-Security-Policy" in response, path
+                if (
+                    response.get("X-Frame-Options") != "DENY"
+                    or "frame-ancestors 'none'" not in (response["Content-Security-Policy"])
+                ):
+                    framed.add(path)
                 if not response["Content-Type"].startswith("text/html"):
                     continue
                 if response.status_code == 200:
@@ -196,10 +258,12 @@ def test_every_page_renders_without_inline_code_and_with_hostile_text_escaped():
                 if found:
                     problems[f"{path} as {handle or 'visitor'}"] = sorted(set(found))
     assert problems == {}
+    assert framed == {f"/live/{world['live']}/embed/"}
     # The walk reached the pages that matter.
     for must in (
         "/",
         f"/live/{world['live']}",
+        f"/live/{world['live']}/embed/",
         f"/products/{world['product']}",
         f"/shop/{world['shop']}",
         f"/@{world['handle']}",

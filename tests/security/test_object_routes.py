@@ -142,7 +142,17 @@ ROUTES: dict[str, tuple[Case, ...]] = {
     "seller:variant_stock": (Case("variant", OWNER, body={"stock": "0"}),),
     "seller:variant_delete": (Case("second_variant", OWNER),),
     # --- streams ---------------------------------------------------------------------------
-    "streams:live": (Case("live", PUBLIC), Case("scheduled", PUBLIC)),
+    "streams:live": (
+        Case("live", PUBLIC),
+        Case("scheduled", PUBLIC),
+        Case("cancelled", OWNER, owner_ok=False),
+    ),
+    # The player other sites frame: read by anyone exactly when the live page is.
+    "streams:embed": (
+        Case("live", PUBLIC),
+        Case("scheduled", PUBLIC),
+        Case("cancelled", OWNER, owner_ok=False),
+    ),
     "streams:remind": (Case("scheduled", ACT, body={"on": "1"}),),
     "streams:console": (
         Case("live", OWNER, body={"action": "end"}),
@@ -536,6 +546,15 @@ class World:
         stream, _ = stream_schedule(
             host=self.ada, title="Next week", scheduled_at=timezone.now() + timedelta(days=7)
         )
+        return self._pk(stream, stream_id=stream.pk)
+
+    def make_cancelled(self):
+        from streams.services import stream_cancel, stream_schedule
+
+        stream, _ = stream_schedule(
+            host=self.ada, title="Called off", scheduled_at=timezone.now() + timedelta(days=2)
+        )
+        stream_cancel(stream=stream, actor=self.ada)
         return self._pk(stream, stream_id=stream.pk)
 
     def make_live(self):
