@@ -402,9 +402,8 @@ class LiveSocket(fanout.Viewer):
                 "resync_limit", RESYNC_BURST, RESYNC_WINDOW, "Too many resyncs: reconnect, or wait."
             ):
                 return None
-            frame = await snapshot_frame(self.stream_id)
-            if frame is not None:
-                await self.text(frame)
+            held = self.hold()
+            await self.resume(await snapshot_frame(self.stream_id), held=held)
             return None
         if kind in HOST_ONLY:
             return await self.error("forbidden", "Hosts change the live from the studio.")

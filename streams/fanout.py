@@ -86,6 +86,30 @@ class Viewer:
             self.closed = True
         self.backlog = None
 
+    def hold(self) -> bool:
+        """Hold events back while a fresh snapshot is built for this viewer, so that it
+        goes out before them (then `resume`). False when the viewer is behind already:
+        its backlog is being sent, and the snapshot will be queued behind it."""
+        if self.closed or self.backlog is not None:
+            return False
+        self.backlog = Backlog()
+        return True
+
+    async def resume(self, frame: str | None, *, held: bool) -> None:
+        """Send a snapshot built while held, then the events held back meanwhile (the
+        client skips those its snapshot holds). A viewer that was not held gets the
+        snapshot in its turn, behind what it is catching up on."""
+        if not held:
+            if frame is not None:
+                self.write(frame)
+            return
+        if frame is not None and not self.closed:
+            try:
+                await self.send({"type": "websocket.send", "text": frame})
+            except Exception:
+                self.closed = True
+        await self.start()
+
     def write(self, text: str, frame: bytes | None = None) -> bool:
         """Hand a message to the socket (frame: the same, encoded for the wire by
         config.ws.encode_text); False once the viewer is gone or cut off."""
@@ -422,13 +446,19 @@ class Hub:
         if self.snapshotter is None:
             return
         for stream_id in stream_ids:
+            room = self.rooms.get(stream_id)
+            if room is None:
+                continue
+            # Events arriving while the snapshot is built wait behind it: a snapshot sent
+            # after newer events would take the viewer back and cost it a resync.
+            viewers = list(room.viewers)
+            held = {viewer for viewer in viewers if viewer.hold()}
+            frame = None
             try:
                 frame = await self.snapshotter(stream_id)
             except Exception:
                 log.warning("live %s: no snapshot after reconnecting", stream_id, exc_info=True)
-                continue
-            if frame is not None:
-                self.deliver(stream_id, frame)
+            await asyncio.gather(*(viewer.resume(frame, held=viewer in held) for viewer in viewers))
 
     async def _sweep(self) -> None:
         """Unsubscribe from lives whose room has been empty for a while

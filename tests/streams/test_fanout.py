@@ -200,6 +200,79 @@ async def test_events_published_while_a_viewer_joins_wait_for_its_snapshot(live)
     assert [json.loads(text)["seq"] for text in socket.frames] == [6, 7, 8, 9]
 
 
+async def test_a_snapshot_after_a_lost_subscription_goes_before_the_events_of_its_making(live):
+    """Once Redis is back the hub sends every viewer a fresh snapshot. Events that arrive
+    while it is built wait behind it: sent after them, it would take the viewer back to an
+    older seq and cost it a resync."""
+    hub = fanout.hub()
+    keeping_up, behind = Socket(), Socket(stalled=True)
+    for socket in (keeping_up, behind):
+        await socket.join(hub, live.pk)
+    hub.deliver(live.pk, '{"type":"chat.message","seq":5,"data":{"id":1}}')  # behind waits
+    building = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_snapshot(stream_id):
+        building.set()
+        await release.wait()
+        return '{"type":"snapshot","seq":6}'
+
+    original = hub.snapshotter
+    hub.snapshotter = slow_snapshot
+    try:
+        task = asyncio.create_task(hub._resync([live.pk]))
+        await building.wait()
+        hub.deliver(live.pk, '{"type":"likes","seq":7,"data":{"total":1}}')
+        hub.deliver(live.pk, '{"type":"chat.message","seq":8,"data":{"id":2}}')
+        release.set()
+        await task
+        behind.stalled = False
+        behind.gate.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        hub.deliver(live.pk, '{"type":"likes","seq":9,"data":{"total":2}}')
+    finally:
+        hub.snapshotter = original
+    seqs = [json.loads(text)["seq"] for text in keeping_up.frames]
+    assert seqs == [5, 6, 7, 8, 9]
+    # The one behind gets the snapshot in its turn: it supersedes what was queued before.
+    assert [json.loads(text)["seq"] for text in behind.frames][-1] == 9
+    assert json.loads(behind.frames[0])["seq"] == 5
+
+
+async def test_a_resync_asked_on_the_socket_answers_before_newer_events(live, monkeypatch):
+    """A viewer that saw a gap asks for a snapshot: events published while it is built
+    come after it, never before."""
+    from streams import consumers
+
+    socket, first = await connect(live.pk)
+    building = asyncio.Event()
+    release = asyncio.Event()
+    real = consumers.snapshot_frame
+
+    async def slow(stream_id):
+        frame = await real(stream_id)
+        building.set()
+        await release.wait()
+        return frame
+
+    monkeypatch.setattr(consumers, "snapshot_frame", slow)
+    await socket.send_json_to({"type": "resync"})
+    await building.wait()
+    hub = fanout.hub()
+    newer = first["seq"] + 1000
+    marker = {"type": "chat.message", "seq": newer, "data": {"id": -1}}
+    hub.deliver(live.pk, json.dumps(marker))
+    release.set()
+    seen = []
+    while not seen or seen[-1]["type"] != "snapshot":
+        seen.append(await socket.receive_json_from(timeout=5))
+    assert marker not in seen  # nothing newer came before the snapshot
+    while seen[-1] != marker:
+        seen.append(await socket.receive_json_from(timeout=5))
+    await socket.disconnect()
+
+
 async def test_a_crowd_joining_a_quiet_live_shares_one_snapshot_without_asking_redis(
     live, live_host, products, monkeypatch
 ):
