@@ -9,7 +9,7 @@ WORKERS ?= 2
 # test database, Redis keys and Celery queue (tests/parallel.py).
 TEST_PROCESSES ?= 2
 
-.PHONY: run serve test fuzz lint format install install-dev browser media-tools clean
+.PHONY: run serve test fuzz lint format install install-dev install-bench bench-load browser media-tools clean
 
 # The virtual environment is created once and refreshed when a lock file changes.
 $(BIN)/python:
@@ -24,8 +24,15 @@ $(VENV)/.dev-installed: requirements/dev.txt $(VENV)/.base-installed
 	$(BIN)/pip install --quiet -r requirements/dev.txt
 	touch $@
 
+# The load-test tools (locust, with gevent and Flask) have a lock file of their own: only
+# `make bench-load` installs them, never `make test`.
+$(VENV)/.bench-installed: requirements/bench.txt $(VENV)/.dev-installed
+	$(BIN)/pip install --quiet -r requirements/bench.txt
+	touch $@
+
 install: $(VENV)/.base-installed
 install-dev: $(VENV)/.dev-installed
+install-bench: $(VENV)/.bench-installed
 
 # Embedded default: SQLite, in-memory channel layer, Celery over the filesystem broker
 # with an embedded beat; DATABASE_URL / REDIS_URL are honoured when set.
@@ -60,6 +67,15 @@ FUZZ_STEPS ?= 60
 fuzz: install-dev
 	CACHE_PREFIX=tapbuy-test CHANNEL_PREFIX=tapbuy-test FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		FUZZ_STEPS=$(FUZZ_STEPS) $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
+
+# A busy live for LOAD_MINUTES under locust (bench/load/): the production topology on its
+# own database and redis-server; the figures go to bench/README.md (LOAD_ARGS=--no-readme).
+LOAD_MINUTES ?= 30
+LOAD_USERS ?= 200
+LOAD_SPAWN_RATE ?= 2
+bench-load: install-bench
+	$(BIN)/python bench/load/busy_live.py --minutes $(LOAD_MINUTES) --users $(LOAD_USERS) \
+		--spawn-rate $(LOAD_SPAWN_RATE) $(LOAD_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
