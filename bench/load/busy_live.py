@@ -424,6 +424,14 @@ def steady_rate(prefix: Path, users: int) -> tuple[float, float, float] | None:
     return (rows[last] - rows[first]) / (last - first), first - stamps[0], last - stamps[0]
 
 
+def percent(share: float) -> str:
+    """A share as a percentage; a small one that is not zero keeps two significant figures
+    (one failure in 70,000 requests is 0.0014 %, not 0.00 %)."""
+    if share == 0 or share >= 0.0001:
+        return f"{share:.2%}"
+    return f"{share * 100:.2g}%"
+
+
 def ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f} ms"
 
@@ -771,7 +779,7 @@ def section(result: dict, summary: dict, args, info: dict) -> str:
             if steady
             else ""
         ),
-        f"Failures: **{summary['failures']:,}**, error rate **{summary['error_rate']:.2%}**"
+        f"Failures: **{summary['failures']:,}**, error rate **{percent(summary['error_rate'])}**"
         + (
             "; "
             + "; ".join(
