@@ -812,7 +812,33 @@ def _errors(errors: dict) -> str:
     return ", ".join(f"{n} × {kind}" for kind, n in errors.items())
 
 
-def machine() -> dict:
+PACKAGES = ("django", "channels", "channels-redis", "redis", "uvicorn", "websockets")
+# While this file exists another benchmark is running on the machine: wait for it.
+BENCH_FLAG = Path(tempfile.gettempdir()) / "tapbuy-bench-running"
+
+
+def wait_for_quiet_machine() -> None:
+    """Another benchmark runs on this machine while its flag file exists: wait for it."""
+    while BENCH_FLAG.exists():
+        print(f"{BENCH_FLAG} exists: waiting for the other benchmark to finish", flush=True)
+        time.sleep(60)
+
+
+def redis_server_version() -> str:
+    """The redis-server binary's version, so that no shared Redis server is asked."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError, IndexError):
+        out = subprocess.run(
+            ["redis-server", "--version"],  # noqa: S607 (the system's, on the PATH)
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
+        return out.split("v=")[1].split()[0]
+    return "?"
+
+
+def machine(packages: tuple[str, ...] = PACKAGES) -> dict:
+    """The machine and the versions that matter, as every benchmark writes them down."""
     cpu = "unknown CPU"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -825,23 +851,62 @@ def machine() -> dict:
             if line.startswith("MemTotal:"):
                 memory = int(line.split()[1]) / 1024 / 1024
     versions = {}
-    for package in ("django", "channels", "channels-redis", "redis", "uvicorn", "websockets"):
+    for package in packages:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[package] = importlib.metadata.version(package)
-    redis_version = "?"
-    with contextlib.suppress(Exception):
-        import redis
-
-        redis_version = redis.Redis(socket_timeout=2).info("server")["redis_version"]
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "memory": f"{memory:.0f} GB",
         "python": platform.python_version(),
         "versions": versions,
-        "redis_server": redis_version,
+        "redis_server": redis_server_version(),
         "date": datetime.date.today().isoformat(),
     }
+
+
+class RedisServer:
+    """A redis-server of a run's own, on a free port, without persistence; a fault may
+    stop it and `start` brings it back on the same port."""
+
+    def __init__(self, db: int = 0):
+        self.port = free_port()
+        self.db = db
+        self.process = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/{self.db}"
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(  # noqa: S603
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]  # noqa: S607
+            + ["--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited at once (port {self.port} taken?)")
+            with contextlib.suppress(redis.exceptions.ConnectionError):
+                redis.Redis(port=self.port, socket_timeout=1).ping()
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.1)
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
 
 
 HEADER = """# Benchmarks

@@ -12,22 +12,14 @@ and written to bench/README.md ("Chaos").
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import time
 
-from harness import DEFAULT_DATABASE, Run, kill
+from harness import Run, arguments, kill
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=12)
-    parser.add_argument("--operations", type=int, default=12, help="per client")
-    parser.add_argument("--every", type=float, default=1.5, help="seconds between kills")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
-    parser.add_argument("--no-readme", action="store_true")
-    args = parser.parse_args()
+    args = arguments(__doc__, every=1.5, every_help="seconds between kills").parse_args()
 
     run = Run("asgi_kill", database_url=args.database_url, workers=args.workers)
     kills = []

@@ -10,6 +10,7 @@ asks the checker for the verdict and records it.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import http.client
 import json
@@ -32,7 +33,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import live_pin  # noqa: E402
-from live_pin import Server, flush_redis, free_port, reset_database, server_env  # noqa: E402
+from live_pin import (  # noqa: E402
+    RedisServer,
+    Server,
+    flush_redis,
+    free_port,
+    reset_database,
+    server_env,
+    wait_for_quiet_machine,
+)
 
 from bench.chaos.checker import (  # noqa: E402
     CHECKOUT,
@@ -50,8 +59,6 @@ README = ROOT / "bench" / "README.md"
 SECTION = "## Chaos (bench/chaos/)"
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/tapbuy_chaos_bench"
 REQUEST_TIMEOUT = 15  # seconds: longer than a checkout waits for a busy idempotency key
-# While this file exists another benchmark is running on the machine: wait for it.
-BENCH_FLAG = Path(tempfile.gettempdir()) / "tapbuy-bench-running"
 
 SETUP_CODE = """
 import json
@@ -88,49 +95,16 @@ print("CHAOS-DATA " + json.dumps({"live": stream.pk, "host": host.pk, "gift": gi
 """
 
 
-def wait_for_quiet_machine() -> None:
-    """Another engineer benchmarks on this machine: wait while their flag file exists."""
-    while BENCH_FLAG.exists():
-        print(f"{BENCH_FLAG} exists: waiting for the benchmark to finish", flush=True)
-        time.sleep(60)
-
-
-class RedisServer:
-    """A redis-server of this run's own, on a free port, that the faults may stop."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.process = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/1"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        import redis
-
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited at once (port {self.port} taken?)")
-            with contextlib.suppress(redis.exceptions.ConnectionError):
-                redis.Redis(port=self.port, socket_timeout=1).ping()
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.1)
-
-    def stop(self, sig=signal.SIGKILL) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=10)
+def arguments(doc: str, *, every: float, every_help: str) -> argparse.ArgumentParser:
+    """The options every client-driven chaos script takes; a script adds its own."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=12)
+    parser.add_argument("--operations", type=int, default=12, help="per client")
+    parser.add_argument("--every", type=float, default=every, help=every_help)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
+    parser.add_argument("--no-readme", action="store_true")
+    return parser
 
 
 class Run:
@@ -144,7 +118,7 @@ class Run:
         self.database_url = database_url
         self.var_dir = Path(tempfile.gettempdir()) / "tapbuy-chaos"
         (self.var_dir / "logs").mkdir(parents=True, exist_ok=True)
-        self.redis = RedisServer()
+        self.redis = RedisServer(db=1)
         self.env = server_env(database_url, self.redis.url, self.var_dir)
         self.env.update(
             {
@@ -432,20 +406,11 @@ INTRO = (
 def machine(postgres: str) -> dict:
     """The machine and versions, as the other benchmarks write them down (live_pin)."""
     info = live_pin.machine()
-    redis_version = "?"
-    with contextlib.suppress(OSError, subprocess.SubprocessError, IndexError):
-        out = subprocess.run(
-            ["redis-server", "--version"],  # noqa: S607 (Debian's, on the PATH)
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout
-        redis_version = out.split("v=")[1].split()[0]
     return {
         "date": info["date"],
         "machine": f"{info['nproc']} cores ({info['cpu']})",
         "python": info["python"],
-        "redis": redis_version,
+        "redis": info["redis_server"],
     }
 
 

@@ -13,11 +13,10 @@ to bench/README.md ("Chaos").
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 from urllib.parse import urlsplit
 
-from harness import DEFAULT_DATABASE, Run
+from harness import Run, arguments
 
 TERMINATE = """
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -26,14 +25,7 @@ WHERE datname = %s AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=12)
-    parser.add_argument("--operations", type=int, default=12, help="per client")
-    parser.add_argument("--every", type=float, default=0.3, help="seconds between sweeps")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
-    parser.add_argument("--no-readme", action="store_true")
-    args = parser.parse_args()
+    args = arguments(__doc__, every=0.3, every_help="seconds between sweeps").parse_args()
 
     run = Run("pg_terminate", database_url=args.database_url, workers=args.workers)
     name = urlsplit(args.database_url).path.lstrip("/")

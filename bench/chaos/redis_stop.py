@@ -21,7 +21,6 @@ to bench/README.md ("Chaos"). Exit 1 if anything is unsound.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import itertools
@@ -36,7 +35,7 @@ from collections import Counter
 from pathlib import Path
 
 import websockets
-from harness import DEFAULT_DATABASE, Run
+from harness import Run, arguments
 
 from bench.chaos.checker import (
     LiveView,
@@ -311,20 +310,14 @@ def carousel_stock(live: int) -> dict[int, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clients", type=int, default=12)
-    parser.add_argument("--operations", type=int, default=12, help="per client")
-    parser.add_argument("--every", type=float, default=15, help="seconds between outages")
+    parser = arguments(__doc__, every=15, every_help="seconds between outages")
     parser.add_argument("--down", type=float, default=5, help="seconds Redis stays down")
     parser.add_argument("--first", type=float, default=2, help="seconds before the first")
     parser.add_argument(
         "--pause", type=float, default=4, help="seconds between a client's operations, about"
     )
     parser.add_argument("--viewers", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--drain", type=float, default=240, help="seconds to wait, at most")
-    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
-    parser.add_argument("--no-readme", action="store_true")
     args = parser.parse_args()
     if not 0 < args.down < args.every:
         parser.error("--down must be above 0 and below --every")

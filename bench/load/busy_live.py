@@ -22,11 +22,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import datetime
-import importlib.metadata
 import json
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -42,13 +39,20 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from live_pin import Server, free_port, reset_database, scan_log, server_env  # noqa: E402
+from live_pin import (  # noqa: E402
+    RedisServer,
+    Server,
+    free_port,
+    machine,
+    reset_database,
+    scan_log,
+    server_env,
+    wait_for_quiet_machine,
+)
 
 README = ROOT / "bench" / "README.md"
 SECTION = "## Busy live load (bench/load/busy_live.py)"
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/tapbuy_load_bench"
-# While this file exists another benchmark is running on the machine: wait for it.
-BENCH_FLAG = Path(tempfile.gettempdir()) / "tapbuy-bench-running"
 SAMPLE_SECONDS = 30
 SETUP_TIMEOUT = 600
 STARTUP_SECONDS = 5  # after /healthz: Celery finishes starting before the crowd comes
@@ -157,83 +161,6 @@ print("LOAD-CHECK " + json.dumps({
     "ledger": ledger_problems(),
 }))
 """
-
-
-def machine() -> dict:
-    """The machine and the versions that matter; the Redis version is the binary's, so
-    that no shared Redis server is asked."""
-    cpu, memory = "unknown CPU", 0.0
-    for line in _read("/proc/cpuinfo").splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    for line in _read("/proc/meminfo").splitlines():
-        if line.startswith("MemTotal:"):
-            memory = int(line.split()[1]) / 1024 / 1024
-    versions = {}
-    for package in PACKAGES:
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            versions[package] = importlib.metadata.version(package)
-    redis_version = "?"
-    with contextlib.suppress(OSError, subprocess.SubprocessError, IndexError):
-        out = subprocess.run(
-            ["redis-server", "--version"],  # noqa: S607 (the system's, on the PATH)
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout
-        redis_version = out.split("v=")[1].split()[0]
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "memory": f"{memory:.0f} GB",
-        "python": platform.python_version(),
-        "versions": versions,
-        "redis_server": redis_version,
-        "date": datetime.date.today().isoformat(),
-    }
-
-
-def wait_for_quiet_machine() -> None:
-    while BENCH_FLAG.exists():
-        print(f"{BENCH_FLAG} exists: waiting for the other benchmark to finish", flush=True)
-        time.sleep(60)
-
-
-class RedisServer:
-    """A redis-server of this run's own, on a free port, without persistence."""
-
-    def __init__(self):
-        import redis
-
-        self.port = free_port()
-        self.process = subprocess.Popen(  # noqa: S603
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]  # noqa: S607
-            + ["--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(redis.exceptions.ConnectionError):
-                redis.Redis(port=self.port, socket_timeout=1).ping()
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.1)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
 
 
 def manage(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -927,7 +854,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    info = machine()
+    info = machine(PACKAGES)
     print(
         f"{info['nproc']} cores ({info['cpu']}), {info['memory']}, Python {info['python']}",
         flush=True,
