@@ -112,6 +112,18 @@ def send_many(stream_id: int, type: str, items: list[dict[str, Any]], *, wait: b
 def _send_many(stream_id: int, type: str, items: list[dict[str, Any]]) -> None:
     try:
         seqs = realtime.next_seqs(stream_id, len(items))
+    except Exception:
+        log.warning("%d live events %s for stream %s not delivered", len(items), type, stream_id)
+        return
+    send_numbered(stream_id, type, items, seqs)
+
+
+def send_numbered(stream_id: int, type: str, items: list[dict[str, Any]], seqs) -> None:
+    """Send events whose seqs the caller took beforehand (realtime.next_seqs), because what
+    they carry has to be read after their place in the order is fixed. Never raises."""
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown live event type {type!r}")
+    try:
         texts = [
             envelope(stream_id, type, data, seq=seq) for seq, data in zip(seqs, items, strict=True)
         ]

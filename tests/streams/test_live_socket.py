@@ -235,6 +235,39 @@ async def test_stock_edits_reach_the_lives_that_show_the_product(live, live_host
     await viewer.disconnect()
 
 
+async def test_of_two_stock_announcements_at_once_the_later_seq_shows_the_newer_stock(
+    live, live_host, products, monkeypatch
+):
+    """A second order commits while the first one's announcement is under way: whichever
+    event a viewer applies last (the highest seq) carries the stock after both."""
+    from shops.services import variant_set_stock
+    from streams import realtime
+
+    await sync_to_async(services.carousel_set)(
+        stream=live, actor=live_host, product_ids=[products[1].pk]
+    )
+    variant = await sync_to_async(products[1].variants.get)()
+    viewer, snapshot = await connect(live.pk)
+    real_next_seqs = realtime.next_seqs
+    interleaved = []
+
+    def next_seqs_with_another_order_between(stream_id, count):
+        # The first announcement, at the moment it numbers its event: the other order
+        # commits and is announced in full.
+        if not interleaved:
+            interleaved.append(True)
+            variant_set_stock(variant=variant, actor=live_host, stock=3)
+        return real_next_seqs(stream_id, count)
+
+    monkeypatch.setattr(realtime, "next_seqs", next_seqs_with_another_order_between)
+    await sync_to_async(variant_set_stock)(variant=variant, actor=live_host, stock=5)
+    received = [await receive_type(viewer, "stock.changed") for _ in range(2)]
+    last = max(received, key=lambda event: event["seq"])
+    assert last["data"] == {"product": products[1].pk, "stock": 3}
+    assert sorted(e["seq"] for e in received) == [snapshot["seq"] + 1, snapshot["seq"] + 2]
+    await viewer.disconnect()
+
+
 async def test_a_watched_deal_ends_on_time_by_the_live_tick(live, live_host, products):
     from datetime import timedelta
 
