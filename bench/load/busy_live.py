@@ -659,8 +659,9 @@ def mix_lines() -> list[str]:
         "`pm_card_ok`) about once a minute, and one order in ten is sent again with the same "
         "key, as a client that lost the answer does (it must get the same order back); gifters "
         "send a gift about every 20 s. A POST whose connection dropped before any answer (a "
-        "keep-alive connection that uvicorn closed after its 5 s idle timeout just as the "
-        "request went out) is sent once more with the same Idempotency-Key, as a real client "
+        "keep-alive connection that the server closed at its idle timeout just as the request "
+        "went out; `scripts/serve` keeps idle connections 75 s, longer than any user's pause) "
+        "is sent once more with the same Idempotency-Key, as a real client "
         "does (the HTTP client does so by itself for GETs); that attempt has a row of its own "
         "and is not a failure.",
         "Rate limits are the defaults: every user keeps below its own limits, and each "
