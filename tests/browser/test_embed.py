@@ -77,3 +77,39 @@ def test_another_site_frames_the_embed_and_not_the_live_page(
     assert all(f"/live/{stream.pk}/embed/" not in v for v in refused), refused
     assert [v for v in csp_violations if v not in refused] == []
     csp_violations.clear()
+
+
+def test_the_framed_embed_follows_the_live_from_scheduled_to_live_to_ended(
+    browser: Browser, asgi_server, outside_site
+):
+    """Nobody reloads the creator's page: the embed goes live when the host does, and
+    shows the replay state when the live ends."""
+    from django.utils import timezone
+
+    host = UserFactory(handle="hana", is_business=True)
+    stream, _ = services.stream_schedule(
+        host=host, title="Sunday restock", scheduled_at=timezone.now()
+    )
+    outside_site.page = (
+        "<!DOCTYPE html><title>Hana's shop</title>"
+        f'<iframe id="embed" src="{asgi_server}/live/{stream.pk}/embed/" width="360" '
+        'height="640"></iframe>'
+    )
+    page = browser.new_context().new_page()
+    page.goto(outside_site.url)
+    embed = page.frame_locator("#embed")
+    expect(embed.get_by_test_id("state")).to_contain_text("Starts")
+    expect(embed.locator("[data-testid=embed][data-connected='1']")).to_have_count(1)
+
+    services.stream_go_live(stream=stream, actor=host, playback_url="/static/streams/demo-loop.mp4")
+    expect(embed.get_by_test_id("state")).to_have_text("LIVE")
+    expect(embed.locator("video#video")).to_have_js_property(
+        "src", f"{asgi_server}/static/streams/demo-loop.mp4"
+    )
+    expect(embed.locator("[data-testid=embed][data-connected='1']")).to_have_count(1)
+
+    services.stream_end(stream=stream, actor=host)
+    expect(embed.get_by_test_id("state")).to_have_text("Replay")
+    expect(embed.locator("[data-testid=embed]")).to_have_attribute("data-status", "ended")
+    # The creator's page itself was never reloaded: only the frame was.
+    assert page.url == outside_site.url
