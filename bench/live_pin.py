@@ -33,6 +33,7 @@ import platform
 import re
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -866,12 +867,18 @@ def machine(packages: tuple[str, ...] = PACKAGES) -> dict:
 
 
 class RedisServer:
-    """A redis-server of a run's own, on a free port, without persistence; a fault may
-    stop it and `start` brings it back on the same port."""
+    """A redis-server of a run's own, on a free port; a fault may stop it and `start`
+    brings it back on the same port. Without persistence it comes back empty; with
+    `persist_dir` it keeps an append-only file there (`appendfsync everysec`, as
+    docs/operations.md asks of the broker's Redis) and comes back with what it held."""
 
-    def __init__(self, db: int = 0):
+    def __init__(self, db: int = 0, persist_dir: Path | None = None):
         self.port = free_port()
         self.db = db
+        self.persist_dir = persist_dir
+        if persist_dir is not None:  # a fresh start: nothing of an earlier run
+            shutil.rmtree(persist_dir, ignore_errors=True)
+            persist_dir.mkdir(parents=True)
         self.process = None
         self.start()
 
@@ -884,7 +891,13 @@ class RedisServer:
 
         self.process = subprocess.Popen(  # noqa: S603
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]  # noqa: S607
-            + ["--save", "", "--appendonly", "no"],
+            + ["--save", ""]
+            + (
+                ["--appendonly", "no"]
+                if self.persist_dir is None
+                else ["--appendonly", "yes", "--appendfsync", "everysec"]
+                + ["--dir", str(self.persist_dir)]
+            ),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -110,7 +110,15 @@ def arguments(doc: str, *, every: float, every_help: str) -> argparse.ArgumentPa
 class Run:
     """One chaos run: the database, Redis and topology, the data and the history."""
 
-    def __init__(self, name: str, *, database_url: str, workers: int, env: dict | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        database_url: str,
+        workers: int,
+        env: dict | None = None,
+        persistent_redis: bool = False,
+    ):
         if "chaos" not in urlsplit(database_url).path:
             sys.exit("the chaos database's name must contain 'chaos'")
         wait_for_quiet_machine()
@@ -118,7 +126,9 @@ class Run:
         self.database_url = database_url
         self.var_dir = Path(tempfile.gettempdir()) / "tapbuy-chaos"
         (self.var_dir / "logs").mkdir(parents=True, exist_ok=True)
-        self.redis = RedisServer(db=1)
+        self.redis = RedisServer(
+            db=1, persist_dir=self.var_dir / f"{name}-redis" if persistent_redis else None
+        )
         self.env = server_env(database_url, self.redis.url, self.var_dir)
         self.env.update(
             {

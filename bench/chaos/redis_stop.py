@@ -6,8 +6,10 @@
 In this topology Redis is the cache, the live events' pub/sub and the Celery broker. While
 the clients check out and send gifts (as in the other chaos scripts), a few anonymous
 viewers stay on the live's socket (/ws/live/<id>/), and the run's own redis-server is
-stopped (SIGKILL and SIGTERM in turn; it comes back empty, on the same port) for `--down`
-seconds every `--every` seconds; the clients pause about `--pause` seconds between
+stopped (SIGKILL and SIGTERM in turn) for `--down` seconds every `--every` seconds, and
+started again on the same port with its append-only file (`appendfsync everysec`, as
+docs/operations.md asks of the broker's Redis; `--empty`: no persistence, it comes back
+empty and loses the tasks it held); the clients pause about `--pause` seconds between
 operations so that the load meets several outages. Checkout and gifting must go on without
 it; the orders' emails must wait in the outbox (outbox.OutboxTask) and be sent once Redis
 is back, once each; the viewers' sockets must stay open, get a fresh snapshot after each
@@ -318,11 +320,21 @@ def main() -> None:
     )
     parser.add_argument("--viewers", type=int, default=4)
     parser.add_argument("--drain", type=float, default=240, help="seconds to wait, at most")
+    parser.add_argument(
+        "--empty",
+        action="store_true",
+        help="Redis without persistence: it comes back empty, and the tasks it held are lost",
+    )
     args = parser.parse_args()
     if not 0 < args.down < args.every:
         parser.error("--down must be above 0 and below --every")
 
-    run = Run("redis_stop", database_url=args.database_url, workers=args.workers)
+    run = Run(
+        "redis_stop",
+        database_url=args.database_url,
+        workers=args.workers,
+        persistent_redis=not args.empty,
+    )
     stem = run.history_path.with_suffix("")
     mail = Path(f"{stem}-mail")
     # Each batch of emails the worker sends is a file there, to be counted (the URL's path
@@ -431,8 +443,9 @@ def main() -> None:
     waiting = sum(v.wants_snapshot for v in viewers.views)
     notes = [
         f"Outages: {len(outages)} (SIGKILL and SIGTERM in turn), {down:.1f} s down in all "
-        "(each from the stop until the restarted Redis answered); Redis came back empty, on "
-        f"the same port every time: {'yes' if ports == {port} else 'no'}; the broker held "
+        "(each from the stop until the restarted Redis answered); Redis came back "
+        f"{'empty' if args.empty else 'with its append-only file'}, on the same port every "
+        f"time: {'yes' if ports == {port} else 'no'}; the broker held "
         f"{sum(q for q, _ in exposed)} queued and {sum(u for _, u in exposed)} unacknowledged "
         "messages at the moments it was stopped; the clients' load lasted "
         f"{load_ended - run_started(ops):.0f} s",
