@@ -540,7 +540,7 @@ def server_roles(server, path: str) -> dict[int, str]:
     if path == "tapbuy":
         return named
     stats = live_pin._proc_stats()
-    mine = {pid: live_pin._cmdline(pid) for pid, s in stats.items() if s[1] == server.pgid}
+    mine = {pid: live_pin.cmdline(pid) for pid, s in stats.items() if s[1] == server.pgid}
     if path == "floor":
         workers = [pid for pid, line in mine.items() if "fanout_floor.py" in line]
     else:
@@ -1163,15 +1163,6 @@ server's own WebSocket pings only), then 3 events, one a second:
 bullet = live_pin.bullet
 
 
-def write_section(text: str) -> None:
-    """live_pin.write_readme, pointed at this bench's section."""
-    saved, live_pin.SECTION = live_pin.SECTION, SECTION
-    try:
-        live_pin.write_readme(text)
-    finally:
-        live_pin.SECTION = saved
-
-
 # --- main -----------------------------------------------------------------------------------
 
 
@@ -1305,7 +1296,7 @@ def main() -> None:
     for line in acceptance(results) + notes(results):
         print(f"- {line}")
     if not args.no_readme:
-        write_section(section(results, args, info))
+        live_pin.write_readme(section(results, args, info), SECTION)
         print(f"\nwrote {live_pin.README.relative_to(ROOT)}; raw figures in {dump}")
 
 

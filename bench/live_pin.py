@@ -397,7 +397,8 @@ def _proc_stats() -> dict[int, tuple[int, int, int, str]]:
     return stats
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
+    """A process's command line, its arguments joined by spaces ("" once it is gone)."""
     with contextlib.suppress(OSError):
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     return ""
@@ -408,7 +409,7 @@ def roles(server: Server, client_pid: int | None) -> dict[int, str]:
     and the load generator."""
     stats = _proc_stats()
     named = {}
-    mine = {pid: _cmdline(pid) for pid, s in stats.items() if s[1] == server.pgid}
+    mine = {pid: cmdline(pid) for pid, s in stats.items() if s[1] == server.pgid}
     masters = {pid for pid, line in mine.items() if "/uvicorn config.asgi" in line}
     workers = sorted(
         pid for pid, line in mine.items() if stats[pid][0] in masters and "spawn_main" in line
@@ -995,14 +996,15 @@ def bullet(text: str) -> str:
     )
 
 
-def write_readme(text: str) -> None:
+def write_readme(text: str, section: str = SECTION) -> None:
+    """Replace a benchmark's section of bench/README.md (or add it); the others stay."""
     if README.exists():
         current = README.read_text()
-        start = current.find(SECTION)
+        start = current.find(section)
         if start == -1:
             updated = current.rstrip("\n") + "\n\n" + text
         else:
-            following = current.find("\n## ", start + len(SECTION))
+            following = current.find("\n## ", start + len(section))
             rest = current[following + 1 :] if following != -1 else ""
             updated = current[:start] + text + ("\n" + rest if rest else "")
     else:

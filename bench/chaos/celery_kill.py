@@ -385,7 +385,7 @@ def main() -> None:
 
 
 def write_up(run, args, data, settlement, paying, killer, result, lost, duplicated) -> None:
-    info = machine(run.postgres)
+    info = machine()
     title = "Celery worker killed during settlement and payouts (bench/chaos/celery_kill.py)"
     body = [
         f"### {title}",

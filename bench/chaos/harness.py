@@ -36,6 +36,7 @@ import live_pin  # noqa: E402
 from live_pin import (  # noqa: E402
     RedisServer,
     Server,
+    cmdline,
     flush_redis,
     free_port,
     reset_database,
@@ -350,7 +351,7 @@ class Run:
         raise SystemExit(0 if verdict.sound else 1)
 
     def write_up(self, *, title: str, injected: str, command: str, verdict, notes=()) -> None:
-        info = machine(self.postgres)
+        info = machine()
         body = [
             f"### {title}",
             "",
@@ -413,7 +414,7 @@ INTRO = (
 )
 
 
-def machine(postgres: str) -> dict:
+def machine() -> dict:
     """The machine and versions, as the other benchmarks write them down (live_pin)."""
     info = live_pin.machine()
     return {
@@ -422,12 +423,6 @@ def machine(postgres: str) -> dict:
         "python": info["python"],
         "redis": info["redis_server"],
     }
-
-
-def cmdline(pid: int) -> str:
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    return ""
 
 
 def children(pid: int) -> list[int]:

@@ -42,12 +42,15 @@ sys.path.insert(0, str(ROOT / "bench"))
 from live_pin import (  # noqa: E402
     RedisServer,
     Server,
+    bullet,
+    cmdline,
     free_port,
     machine,
     reset_database,
     scan_log,
     server_env,
     wait_for_quiet_machine,
+    write_readme,
 )
 
 README = ROOT / "bench" / "README.md"
@@ -200,12 +203,6 @@ def prepare_data(env: dict, accounts: int, stock: int, coins: int) -> dict:
 def _read(path: str) -> str:
     with contextlib.suppress(OSError):
         return Path(path).read_text()
-    return ""
-
-
-def cmdline(pid: int) -> str:
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     return ""
 
 
@@ -821,25 +818,6 @@ def _paragraph(text: str) -> str:
     return textwrap.fill(text, width=92, break_on_hyphens=False)
 
 
-def bullet(text: str) -> str:
-    return textwrap.fill(
-        text, width=92, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False
-    )
-
-
-def write_readme(text: str) -> None:
-    """Replace this script's section of bench/README.md (or add it); the others stay."""
-    current = README.read_text()
-    start = current.find(SECTION)
-    if start == -1:
-        updated = current.rstrip("\n") + "\n\n" + text
-    else:
-        following = current.find("\n## ", start + len(SECTION))
-        rest = current[following + 1 :] if following != -1 else ""
-        updated = current[:start] + text + ("\n" + rest if rest else "")
-    README.write_text(updated)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30)
@@ -874,7 +852,7 @@ def main() -> None:
         print("first traceback in the server's output:")
         print("\n".join(f"    {line}" for line in result["scan"]["first_traceback"]))
     if not args.no_readme:
-        write_readme(text)
+        write_readme(text, SECTION)
         print(f"wrote {README.relative_to(ROOT)}")
 
 

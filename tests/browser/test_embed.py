@@ -39,22 +39,30 @@ def outside_site():
     thread.join(timeout=5)
 
 
-def test_another_site_frames_the_embed_and_not_the_live_page(
-    browser: Browser, asgi_server, outside_site, csp_violations
-):
+def _scheduled(title: str):
     from django.utils import timezone
 
     host = UserFactory(handle="hana", is_business=True)
-    stream, _ = services.stream_schedule(
-        host=host, title="Friday drop", scheduled_at=timezone.now()
+    stream, _ = services.stream_schedule(host=host, title=title, scheduled_at=timezone.now())
+    return host, stream
+
+
+def _shop_page(**frames: str) -> str:
+    """A creator's page framing each address, the frame's id its keyword."""
+    iframes = "".join(
+        f'<iframe id="{name}" src="{src}" width="360" height="640"></iframe>'
+        for name, src in frames.items()
     )
+    return f"<!DOCTYPE html><title>Hana's shop</title><h1>Hana's shop</h1>{iframes}"
+
+
+def test_another_site_frames_the_embed_and_not_the_live_page(
+    browser: Browser, asgi_server, outside_site, csp_violations
+):
+    host, stream = _scheduled("Friday drop")
     services.stream_go_live(stream=stream, actor=host, playback_url="/static/streams/demo-loop.mp4")
-    outside_site.page = (
-        "<!DOCTYPE html><title>Hana's shop</title><h1>Hana's shop</h1>"
-        f'<iframe id="embed" src="{asgi_server}/live/{stream.pk}/embed/" width="360" '
-        'height="640"></iframe>'
-        f'<iframe id="room" src="{asgi_server}/live/{stream.pk}" width="360" height="640">'
-        "</iframe>"
+    outside_site.page = _shop_page(
+        embed=f"{asgi_server}/live/{stream.pk}/embed/", room=f"{asgi_server}/live/{stream.pk}"
     )
 
     page = browser.new_context().new_page()
@@ -84,17 +92,8 @@ def test_the_framed_embed_follows_the_live_from_scheduled_to_live_to_ended(
 ):
     """Nobody reloads the creator's page: the embed goes live when the host does, and
     shows the replay state when the live ends."""
-    from django.utils import timezone
-
-    host = UserFactory(handle="hana", is_business=True)
-    stream, _ = services.stream_schedule(
-        host=host, title="Sunday restock", scheduled_at=timezone.now()
-    )
-    outside_site.page = (
-        "<!DOCTYPE html><title>Hana's shop</title>"
-        f'<iframe id="embed" src="{asgi_server}/live/{stream.pk}/embed/" width="360" '
-        'height="640"></iframe>'
-    )
+    host, stream = _scheduled("Sunday restock")
+    outside_site.page = _shop_page(embed=f"{asgi_server}/live/{stream.pk}/embed/")
     page = browser.new_context().new_page()
     page.goto(outside_site.url)
     embed = page.frame_locator("#embed")
